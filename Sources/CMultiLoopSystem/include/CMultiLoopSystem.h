@@ -1,0 +1,140 @@
+// CMultiLoopSystem: the system surface MultiLoop needs, and nothing else.
+//
+// - Atomics on one machine word, over libatomic_ops (Debian: libatomic-ops-dev). Only the
+//   header-only, MIT-licensed primitives are used (AO_load/AO_store/CAS/fetch-and-add/nop);
+//   never the GPL parts (AO_stack, AO_malloc). With clang, libatomic_ops implements these with
+//   the compiler's __atomic builtins, so ThreadSanitizer sees every one of them.
+// - eventfd, epoll (with a nanosecond timeout where the kernel has epoll_pwait2).
+// - pthread name and CPU affinity.
+//
+// Every wrapper is `static inline` so that Swift inlines it: a push onto the inbox is one
+// lock-prefixed instruction, not a call.
+#ifndef C_MULTILOOP_SYSTEM_H
+#define C_MULTILOOP_SYSTEM_H
+
+#include <atomic_ops.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !defined(AO_HAVE_fetch_compare_and_swap_release) || !defined(AO_HAVE_fetch_compare_and_swap_acquire) \
+    || !defined(AO_HAVE_fetch_compare_and_swap_full) || !defined(AO_HAVE_load_acquire) \
+    || !defined(AO_HAVE_store_release) || !defined(AO_HAVE_fetch_and_add)
+#error "libatomic_ops does not provide the word-sized primitives MultiLoop needs on this target"
+#endif
+
+typedef AO_t ml_word_t;
+
+// MARK: - Atomics on one word
+//
+// Naming: the suffix is the barrier variant of libatomic_ops, which maps onto the C++ model:
+//   _relaxed (AO_load / AO_store / plain AO_fetch_and_add): std::memory_order_relaxed
+//   _acquire: std::memory_order_acquire      _release: std::memory_order_release
+//   _full:    std::memory_order_seq_cst (a full barrier on both sides)
+// The caller chooses the variant and documents why next to the call.
+
+/// Relaxed load: atomic, no ordering. For statistics read from any thread.
+static inline ml_word_t ml_load_relaxed(const volatile ml_word_t *p) { return AO_load(p); }
+
+/// Acquire load (std::memory_order_acquire): later reads see everything the thread that
+/// published the value wrote before its release.
+static inline ml_word_t ml_load_acquire(const volatile ml_word_t *p) { return AO_load_acquire(p); }
+
+/// Relaxed store: atomic, no ordering. For counters that only one thread writes.
+static inline void ml_store_relaxed(volatile ml_word_t *p, ml_word_t v) { AO_store(p, v); }
+
+/// Release store (std::memory_order_release): publishes every earlier write of this thread.
+static inline void ml_store_release(volatile ml_word_t *p, ml_word_t v) { AO_store_release(p, v); }
+
+/// Compare-and-swap with release ordering on success (std::memory_order_release): publishes the
+/// caller's earlier writes (a node's fields) to whoever later acquires the word. Returns the
+/// value seen; the swap happened iff the result equals `expected`.
+static inline ml_word_t ml_fetch_cas_release(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
+    return AO_fetch_compare_and_swap_release(p, expected, desired);
+}
+
+/// Compare-and-swap with acquire ordering (std::memory_order_acquire): the caller then reads
+/// what the writers that released the old value wrote. Returns the value seen.
+static inline ml_word_t ml_fetch_cas_acquire(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
+    return AO_fetch_compare_and_swap_acquire(p, expected, desired);
+}
+
+/// Compare-and-swap with a full barrier (std::memory_order_seq_cst / acq_rel): for transitions
+/// that both publish and consume (closing a word that others pushed to). Returns the value seen.
+static inline ml_word_t ml_fetch_cas_full(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
+    return AO_fetch_compare_and_swap_full(p, expected, desired);
+}
+
+/// Fetch-and-add with no ordering (std::memory_order_relaxed): counters.
+static inline ml_word_t ml_fetch_add_relaxed(volatile ml_word_t *p, ml_word_t delta) {
+    return AO_fetch_and_add(p, delta);
+}
+
+/// A full memory fence (std::atomic_thread_fence(std::memory_order_seq_cst)).
+static inline void ml_fence_full(void) { AO_nop_full(); }
+
+// MARK: - Clock
+
+/// CLOCK_MONOTONIC in nanoseconds.
+static inline int64_t ml_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
+}
+
+// MARK: - Threads
+
+/// pthread_self() as a word (never 0 for a live thread).
+static inline ml_word_t ml_thread_self(void) { return (ml_word_t)pthread_self(); }
+
+/// The kernel thread id (what /proc/self/task lists).
+int ml_gettid(void);
+
+/// Names the calling thread (Linux keeps at most 15 bytes). Returns 0 or an errno.
+int ml_thread_set_name(const char *name);
+
+/// Pins the calling thread to one CPU. Returns 0 or an errno.
+int ml_thread_pin_to_cpu(int cpu);
+
+/// The number of CPUs in the calling thread's affinity mask, or -1 with errno set.
+int ml_usable_cpu_count(void);
+
+// MARK: - eventfd and epoll
+
+/// A non-blocking, close-on-exec eventfd, or -1 with errno set.
+static inline int ml_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+/// Adds 1 to the eventfd's counter. Returns 0, or an errno (EINTR is retried here; EAGAIN means
+/// the counter is saturated, which still leaves the fd readable, so the wake-up is not lost).
+static inline int ml_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    for (;;) {
+        ssize_t n = write(fd, &one, sizeof(one));
+        if (n == (ssize_t)sizeof(one)) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        return n < 0 ? errno : EIO;
+    }
+}
+
+static inline int ml_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+/// Registers `fd` for input, edge-triggered. Returns 0 or an errno.
+static inline int ml_epoll_add_edge_triggered(int epfd, int fd) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = 0;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
+}
+
+/// Waits for one event with a timeout in nanoseconds (-1: forever, 0: poll). Uses epoll_pwait2
+/// (nanosecond resolution, Linux 5.11+) and falls back to epoll_wait with the timeout rounded
+/// *up* to a millisecond, so a timer is never woken for early. Returns the number of events
+/// (0 on timeout), or -errno. EINTR is returned to the caller (a spurious wake-up).
+int ml_epoll_wait_ns(int epfd, int64_t timeout_ns);
+
+#endif

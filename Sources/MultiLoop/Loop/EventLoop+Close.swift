@@ -1,0 +1,88 @@
+import CMultiLoopSystem
+
+/// What `close()` did with the work the loop still held.
+public struct EventLoopCloseReport: Sendable, Equatable {
+    /// Callbacks that were accepted before close and ran during it (nothing accepted is dropped).
+    public var callbacksRun: Int
+    /// Timers that had not fired; close cancels them (their handles report `isCancelled`).
+    public var timersCancelled: Int
+
+    public init(callbacksRun: Int = 0, timersCancelled: Int = 0) {
+        self.callbacksRun = callbacksRun
+        self.timersCancelled = timersCancelled
+    }
+}
+
+extension EventLoop {
+    /// Closes the loop: it accepts no more work and can no longer run. asyncio: `loop.close()`.
+    ///
+    /// Idempotent: a second call returns an empty report (a call from another thread while the
+    /// first is still closing waits for it). Unlike asyncio, which discards whatever is still
+    /// scheduled, close loses nothing that was accepted: every callback handed to the loop before
+    /// the close (still in the inbox, or ready) runs now, on the calling thread, exactly once,
+    /// and a callback that schedules more work during this final batch gets `.closed`. Timers not
+    /// yet fired are cancelled and reported. After `close()` every scheduling call throws
+    /// `.closed`.
+    ///
+    /// - Throws: `EventLoopError.closeWhileRunning` while the loop runs (also from its own
+    ///   callbacks); the loop is unchanged.
+    @discardableResult
+    public func close() throws(EventLoopError) -> EventLoopCloseReport {
+        let me = ml_thread_self()
+        let proceed = try lifecycleLock.withLock { () throws(EventLoopError) -> Bool in
+            while true {
+                switch lifecycle {
+                case .running:
+                    throw .closeWhileRunning
+                case .closed:
+                    return false
+                case .closing:
+                    // A callback of the final batch calling close() again, or another thread.
+                    if ml_load_relaxed(ownerWord) == me { return false }
+                    _ = lifecycleLock.wait(deadlineNanoseconds: nil)
+                case .idle:
+                    lifecycle = .closing
+                    ml_store_relaxed(ownerWord, me)
+                    return true
+                }
+            }
+        }
+        guard proceed else { return EventLoopCloseReport() }
+
+        let previous = Self.runningOnThisThread.value
+        Self.runningOnThisThread.set(self)
+        acceptingLocal = false
+        var report = EventLoopCloseReport()
+
+        // From here on every push is refused; what was accepted before is in `leftover`.
+        var leftover = inbox.close()
+        while let handle = ready.popFirst() {
+            if runAtClose(handle) { report.callbacksRun += 1 }
+        }
+        while let handle = leftover.next() {
+            if handle.kind == .timer {
+                timers.insert(handle)
+            } else if runAtClose(handle) {
+                report.callbacksRun += 1
+            }
+        }
+        for entry in timers.removeAll() where entry.handle.cancelIfPending() {
+            report.timersCancelled += 1
+        }
+        publishStatistics()
+
+        Self.runningOnThisThread.set(previous)
+        lifecycleLock.withLock {
+            ml_store_relaxed(ownerWord, 0)
+            lifecycle = .closed
+            lifecycleLock.broadcast()
+        }
+        return report
+    }
+
+    private func runAtClose(_ handle: Handle) -> Bool {
+        let before = counters.callbacksRun
+        run(handle)
+        return counters.callbacksRun != before
+    }
+}

@@ -1,0 +1,117 @@
+import CMultiLoopSystem
+
+extension EventLoop {
+    /// Schedules `callback` to run in the next iteration of the loop, after the callbacks already
+    /// scheduled. asyncio: `loop.call_soon(callback)`.
+    ///
+    /// Safe from any thread (unlike asyncio's, which must be called on the loop thread): from the
+    /// loop thread it is a plain append; from another thread, or while the loop is not running,
+    /// it is exactly `callSoonThreadsafe`. An error thrown by the callback goes to the loop's
+    /// exception handler; the loop keeps running.
+    ///
+    /// - Throws: `EventLoopError.closed` when the loop is closed. When this returns, the callback
+    ///   is accepted and will run exactly once, unless cancelled: by an iteration, or by `close()`.
+    @discardableResult
+    public func callSoon(file: StaticString = #fileID, line: UInt = #line,
+                         _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
+        let handle = ClosureHandle(kind: .callback, file: file, line: line, body: callback)
+        try schedule(handle)
+        return handle
+    }
+
+    /// Schedules `callback(argument)`, as asyncio's `loop.call_soon(callback, *args)`.
+    ///
+    /// With a callback that captures nothing, this allocates exactly one object (the handle).
+    @discardableResult
+    public func callSoon<Argument: Sendable>(file: StaticString = #fileID, line: UInt = #line,
+                                             _ callback: @escaping @Sendable (Argument) throws -> Void,
+                                             _ argument: Argument) throws(EventLoopError) -> Handle {
+        let handle = ArgumentHandle(kind: .callback, file: file, line: line, body: callback, argument: argument)
+        try schedule(handle)
+        return handle
+    }
+
+    /// Schedules `callback` from any thread, waking the loop if it sleeps.
+    /// asyncio: `loop.call_soon_threadsafe(callback)`.
+    ///
+    /// One CAS on the lock-free inbox when called from another thread; no system call unless the
+    /// loop was asleep, and then exactly one eventfd write for however many producers race to
+    /// wake it. From the loop thread itself it is a plain append, as `callSoon`.
+    ///
+    /// - Throws: `EventLoopError.closed` when the loop is closed; the callback was not taken.
+    @discardableResult
+    public func callSoonThreadsafe(file: StaticString = #fileID, line: UInt = #line,
+                                   _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
+        try callSoon(file: file, line: line, callback)
+    }
+
+    /// Schedules `callback(argument)` from any thread; see `callSoonThreadsafe(_:)`.
+    @discardableResult
+    public func callSoonThreadsafe<Argument: Sendable>(file: StaticString = #fileID, line: UInt = #line,
+                                                       _ callback: @escaping @Sendable (Argument) throws -> Void,
+                                                       _ argument: Argument) throws(EventLoopError) -> Handle {
+        try callSoon(file: file, line: line, callback, argument)
+    }
+
+    /// Schedules `callback` to run `delay` seconds from now (on `time()`). Any thread.
+    /// asyncio: `loop.call_later(delay, callback)`.
+    ///
+    /// The deadline is fixed when this is called, on the calling thread. A zero or negative delay
+    /// runs in the next iteration, after the callbacks already ready. Timers with equal deadlines
+    /// fire in the order they reached the loop (asyncio leaves that order unspecified). From
+    /// another thread the timer travels through the inbox; only the loop thread touches the heap.
+    ///
+    /// - Throws: `EventLoopError.invalidDelay` for NaN or infinity; `.closed` on a closed loop.
+    @discardableResult
+    public func callLater(_ delay: Double, file: StaticString = #fileID, line: UInt = #line,
+                          _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> TimerHandle {
+        guard delay.isFinite else { throw .invalidDelay(delay) }
+        return try callAt(time() + delay, file: file, line: line, callback)
+    }
+
+    /// Schedules `callback` to run at `when`, a time on the loop's clock (`time()`). Any thread.
+    /// asyncio: `loop.call_at(when, callback)`. A deadline in the past runs in the next iteration.
+    ///
+    /// - Throws: `EventLoopError.invalidDelay` for NaN or infinity; `.closed` on a closed loop.
+    @discardableResult
+    public func callAt(_ when: Double, file: StaticString = #fileID, line: UInt = #line,
+                       _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> TimerHandle {
+        guard when.isFinite else { throw .invalidDelay(when) }
+        let handle = ClosureHandle(kind: .timer, when: when, cancelledTimers: cancelledTimers,
+                                   file: file, line: line, body: callback)
+        try schedule(handle)
+        return TimerHandle(handle: handle)
+    }
+
+    /// Schedules `callback(argument)` after `delay` seconds; see `callLater(_:_:)`.
+    @discardableResult
+    public func callLater<Argument: Sendable>(_ delay: Double, file: StaticString = #fileID, line: UInt = #line,
+                                              _ callback: @escaping @Sendable (Argument) throws -> Void,
+                                              _ argument: Argument) throws(EventLoopError) -> TimerHandle {
+        guard delay.isFinite else { throw .invalidDelay(delay) }
+        let handle = ArgumentHandle(kind: .timer, when: time() + delay, cancelledTimers: cancelledTimers,
+                                    file: file, line: line, body: callback, argument: argument)
+        try schedule(handle)
+        return TimerHandle(handle: handle)
+    }
+
+    /// Hands a handle to the loop: locally on the loop thread, else through the inbox.
+    @inline(__always)
+    func schedule(_ handle: Handle) throws(EventLoopError) {
+        if isOnLoopThread {
+            guard acceptingLocal else { throw .closed }
+            if handle.kind == .timer { timers.insert(handle) } else { ready.append(handle) }
+            return
+        }
+        switch inbox.push(handle) {
+        case .accepted:
+            return
+        case .acceptedConsumerSleeping:
+            // This push replaced SLEEPING: this producer, and no other, owes the loop one wake-up.
+            _ = ml_fetch_add_relaxed(words.word(line: 2, index: 0), 1)
+            waker.wake()
+        case .rejectedClosed:
+            throw .closed
+        }
+    }
+}

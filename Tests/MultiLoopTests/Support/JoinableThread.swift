@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pthread that tests start and always join (ThreadSanitizer reports unjoined threads).
+final class JoinableThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: @Sendable () -> Void
+    private var joined = false
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        self.body = body
+        let box = Unmanaged.passRetained(self)
+        let rc = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<JoinableThread>.fromOpaque(raw!).takeRetainedValue()
+            me.body()
+            return nil
+        }, box.toOpaque())
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+    }
+
+    func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+
+    /// Starts `count` threads running `body(index)` and joins them all.
+    static func runAll(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let threads = (0..<count).map { index in JoinableThread { body(index) } }
+        threads.forEach { $0.join() }
+    }
+}
+
+/// A counter for values touched only by one loop thread at a time (no synchronization of its
+/// own: the loop's hand-over orders the accesses, which is what the tests check under TSan).
+final class LoopConfined<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// A thread-safe box for results collected from several threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var storage: Value
+
+    init(_ value: Value) {
+        storage = value
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body(&storage)
+    }
+
+    var value: Value { withLock { $0 } }
+}
