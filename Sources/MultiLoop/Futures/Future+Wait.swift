@@ -1,0 +1,63 @@
+import CMultiLoopSystem
+
+extension Future {
+    /// Blocks the calling thread until the future is done, then returns its result or rethrows
+    /// its error. For plain threads. asyncio: `concurrent.futures.Future.result(timeout)`.
+    ///
+    /// - Parameter timeout: seconds; nil or `.infinity` waits as long as it takes; zero or
+    ///   negative only checks.
+    /// - Throws: `FutureWaitError.wouldBlockRunningLoop` when the calling thread is running an
+    ///   event loop (blocking would stall it, and deadlock if the future needs it), unless the
+    ///   future is already done; `FutureWaitError.timedOut` when the timeout passes (the future
+    ///   is unaffected); `.invalidTimeout` for NaN; `CancelledError` or the future's own error.
+    public func wait(timeout: Double? = nil) throws -> Value {
+        if isDone { return try result() }
+        if let timeout, timeout.isNaN { throw FutureWaitError.invalidTimeout(timeout) }
+        if EventLoop.runningOnThisThread.value != nil { throw FutureWaitError.wouldBlockRunningLoop }
+
+        var deadline: Int64? = nil
+        if let timeout, timeout.isFinite {
+            if timeout <= 0 { throw FutureWaitError.timedOut(seconds: timeout) }
+            let nanoseconds = min(timeout, 1e9) * 1e9
+            deadline = ml_monotonic_ns() + Int64(nanoseconds.rounded(.up))
+        }
+        let waiter = BlockingWaiterNode()
+        guard register(waiter) else { return try result() }
+        if waiter.wait(deadlineNanoseconds: deadline) { return try result() }
+        // Timed out. Withdraw, unless the completer claimed the waiter first: then its signal is
+        // on the way and the result is already published.
+        if waiter.cancelIfPending() { throw FutureWaitError.timedOut(seconds: timeout ?? 0) }
+        _ = waiter.wait(deadlineNanoseconds: nil)
+        return try result()
+    }
+}
+
+/// A thread blocked in `Future.wait`: signalled inline by the completing thread (no user code
+/// runs there, only a condition variable is signalled).
+final class BlockingWaiterNode: FutureNode, @unchecked Sendable {
+    private let mutex = PThreadMutex()
+    private var signalled = false  // guarded by `mutex`
+
+    init() {
+        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+    }
+
+    override func futureDidComplete(_ future: AnyObject) {
+        // The claim makes signal and timeout withdrawal mutually exclusive.
+        guard claimToRun() else { return }
+        mutex.withLock {
+            signalled = true
+            mutex.broadcast()
+        }
+    }
+
+    /// Waits for the signal; false when the deadline passed first.
+    func wait(deadlineNanoseconds: Int64?) -> Bool {
+        mutex.withLock {
+            while !signalled {
+                if !mutex.wait(deadlineNanoseconds: deadlineNanoseconds) { return signalled }
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import CMultiLoopSystem
+
+/// A result that will be set later, by any thread, and that any loop or thread can wait for.
+///
+/// asyncio equivalent: `asyncio.Future` (create one with `loop.createFuture()` or
+/// `Future(loop:)`). Unlike asyncio's, it is thread-safe: `setResult`, `setException` and
+/// `cancel` may be called from any thread, exactly one completion wins (the others get
+/// `InvalidStateError.alreadyDone`, or `false` from `cancel`), and readers on any thread see the
+/// completed value.
+///
+/// Done callbacks run on the loop that registered them (see `addDoneCallback`), never inline in
+/// the completing call. A plain thread can block on it with `wait(timeout:)`.
+///
+/// ## How completion works
+/// The done callbacks are a second `MPSCInbox` whose head lives in this object: registering is a
+/// push, completing is a close. The completer first claims the future (a CAS on the claim word),
+/// writes the outcome, then closes the callback list; that close is a full barrier, so whoever
+/// later sees the list closed (`isDone`) also sees the outcome. A registration that finds the
+/// list closed schedules its callback directly. So every callback is delivered exactly once,
+/// whichever side wins the race.
+public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertible {
+    // MUST stay the first stored property (see `firstStoredWord`): [0] the done-callback list
+    // head, [1] the completion claim. Accessed only through the C atomics.
+    private var _words: (ml_word_t, ml_word_t) = (0, 0)
+    // Written once, by the thread that won the claim, before the list is closed; read only after
+    // `isDone` (an acquire load of the closed list) returned true.
+    private var outcome: Result<Value, any Error>?
+    private var wasCancelled = false
+
+    /// The loop the future belongs to: done callbacks registered from a thread with no running
+    /// loop run there.
+    public let loop: EventLoop
+
+    /// A pending future bound to `loop`. asyncio: `loop.create_future()`.
+    public init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    @inline(__always)
+    private var callbacks: MPSCInbox<FutureNode> { MPSCInbox(head: firstStoredWord(of: self)) }
+    @inline(__always)
+    private var claimWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 1 }
+
+    deinit {
+        // A future dropped while pending still owns the registrations in its list.
+        _ = callbacks.close()
+    }
+
+    // MARK: State
+
+    /// Whether the future has a result, an error, or was cancelled. asyncio: `done()`.
+    public var isDone: Bool { callbacks.isClosed }
+
+    /// Whether the future was cancelled. asyncio: `cancelled()`.
+    public var isCancelled: Bool { isDone && wasCancelled }
+
+    /// The result; rethrows the error the future completed with.
+    /// asyncio: `result()`.
+    ///
+    /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if it was
+    ///   cancelled; otherwise the error given to `setException`.
+    public func result() throws -> Value {
+        guard isDone, let outcome else { throw InvalidStateError.resultNotReady }
+        return try outcome.get()
+    }
+
+    /// The error the future completed with, or nil if it has a value. asyncio: `exception()`.
+    ///
+    /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if cancelled.
+    public func exception() throws -> (any Error)? {
+        guard isDone, let outcome else { throw InvalidStateError.resultNotReady }
+        guard case .failure(let error) = outcome else { return nil }
+        if wasCancelled { throw error }
+        return error
+    }
+
+    // MARK: Completion (any thread)
+
+    /// Completes the future with a value. asyncio: `set_result(value)`.
+    /// - Throws: `InvalidStateError.alreadyDone` if it was already completed or cancelled.
+    public func setResult(_ value: Value) throws(InvalidStateError) {
+        guard complete(.success(value), cancelled: false) else { throw .alreadyDone }
+    }
+
+    /// Completes the future with an error. asyncio: `set_exception(error)`.
+    /// - Throws: `InvalidStateError.alreadyDone` if it was already completed or cancelled.
+    public func setException(_ error: any Error) throws(InvalidStateError) {
+        guard complete(.failure(error), cancelled: false) else { throw .alreadyDone }
+    }
+
+    /// Cancels the future unless it is done; returns whether it did. asyncio: `cancel(msg)`.
+    @discardableResult
+    public func cancel(message: String? = nil) -> Bool {
+        complete(.failure(CancelledError(message: message)), cancelled: true)
+    }
+
+    private func complete(_ result: Result<Value, any Error>, cancelled: Bool) -> Bool {
+        // Claim first: exactly one completer may write the outcome. Acquire is enough: the claim
+        // publishes nothing; the close below does.
+        guard ml_fetch_cas_acquire(claimWord, 0, 1) == 0 else { return false }
+        outcome = result
+        wasCancelled = cancelled
+        var registered = callbacks.close()
+        while let node = registered.next() {
+            node.futureDidComplete(self)
+        }
+        return true
+    }
+
+    // MARK: Callbacks
+
+    /// Registers `callback` to run once the future is done, with the future as its argument.
+    /// asyncio: `add_done_callback(fn)`.
+    ///
+    /// The callback runs on `loop` if given; else on the loop running on the calling thread;
+    /// else on the future's own loop. It is scheduled there with `callSoon` (or through the
+    /// inbox when the completion happens on another thread), never run inline by the
+    /// completing call. If the future is already done it is scheduled at once. Callbacks run in
+    /// registration order on each loop. An error it throws goes to that loop's exception handler.
+    ///
+    /// - Returns: a token for `removeDoneCallback`.
+    /// - Throws: `EventLoopError.closed` when the target loop is closed. If the target loop is
+    ///   closed after registration and before completion, the callback cannot run; that is
+    ///   reported to the loop's exception handler, never dropped silently.
+    @discardableResult
+    public func addDoneCallback(on loop: EventLoop? = nil, file: StaticString = #fileID, line: UInt = #line,
+                                _ callback: @escaping @Sendable (Future<Value>) throws -> Void) throws(EventLoopError) -> DoneCallbackToken {
+        let target = loop ?? EventLoop.runningOnThisThread.value ?? self.loop
+        if target.isClosed { throw .closed }
+        let node = DoneCallbackNode(target: target, file: file, line: line, body: callback)
+        if callbacks.push(node) == .rejectedClosed {
+            // Already done: the outcome is visible (the push read CLOSED with the CAS's order,
+            // and `isDone` below re-acquires it).
+            _ = isDone
+            node.future = self
+            try target.schedule(node)
+        }
+        return DoneCallbackToken(node: node)
+    }
+
+    /// Unregisters a callback; returns whether this kept it from running.
+    /// asyncio: `remove_done_callback(fn)` (which returns the number removed).
+    ///
+    /// Removal wins over a callback that is registered, or already scheduled on its loop but
+    /// not started; it cannot stop one that has started.
+    @discardableResult
+    public func removeDoneCallback(_ token: DoneCallbackToken) -> Bool {
+        token.node.cancelIfPending()
+    }
+
+    /// Registers an internal listener (a blocking waiter); false if the future is already done.
+    func register(_ node: FutureNode) -> Bool {
+        callbacks.push(node) != .rejectedClosed
+    }
+
+    public var description: String {
+        guard isDone, let outcome else { return "<Future pending>" }
+        if wasCancelled { return "<Future cancelled>" }
+        switch outcome {
+        case .success(let value): return "<Future result=\(value)>"
+        case .failure(let error): return "<Future exception=\(error)>"
+        }
+    }
+}
+
+extension EventLoop {
+    /// A new pending future bound to this loop. asyncio: `loop.create_future()`.
+    public func createFuture<Value: Sendable>(of type: Value.Type = Value.self) -> Future<Value> {
+        Future(loop: self)
+    }
+}
+
+/// Identifies one registration made with `Future.addDoneCallback`.
+public struct DoneCallbackToken: Sendable {
+    let node: Handle
+
+    /// The handle of the scheduled callback (cancelling it is the same as removing it).
+    public var handle: Handle { node }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MultiLoop
+
+/// `multiloop demo`: one loop thread, several producer threads handing it work through
+/// `callSoonThreadsafe`, a timer from a foreign thread, a future completed on one thread and
+/// waited for on another. Prints what happened and the loop's statistics; exits 1 if any
+/// callback was lost, duplicated or reordered.
+enum Demo {
+    static let usage = """
+        usage: multiloop [demo]
+          demo   threads hand numbered callbacks to one event loop; checks that each runs exactly
+                 once, in order per producer, and prints the loop's statistics
+        """
+
+    /// Loop-thread-only bookkeeping (only callbacks on the loop touch it).
+    final class Tally: @unchecked Sendable {
+        var next: [Int]
+        var violations = 0
+        var ran = 0
+        init(producers: Int) { next = Array(repeating: 0, count: producers) }
+    }
+
+    static func run(producers: Int, callbacksPerProducer: Int) -> Int32 {
+        do {
+            let loop = try newEventLoop()
+            let tally = Tally(producers: producers)
+            let loopThread = PlainThread { try? loop.runForever() }
+
+            // A timer set from this (foreign) thread travels through the inbox.
+            let timerFired = loop.createFuture(of: Double.self)
+            let start = loop.time()
+            try loop.callLater(0.05) { try timerFired.setResult(loop.time() - start) }
+
+            let began = loop.time()
+            let threads = (0..<producers).map { producer in
+                PlainThread {
+                    for sequence in 0..<callbacksPerProducer {
+                        _ = try? loop.callSoonThreadsafe({ (tally: Tally) in
+                            if tally.next[producer] != sequence { tally.violations += 1 }
+                            tally.next[producer] = sequence + 1
+                            tally.ran += 1
+                        }, tally)
+                    }
+                }
+            }
+            threads.forEach { $0.join() }
+
+            // A future completed by a callback on the loop, waited for from this plain thread.
+            let done = loop.createFuture(of: Int.self)
+            try loop.callSoonThreadsafe { try done.setResult(tally.ran) }
+            let ran = try done.wait(timeout: 30)
+            let elapsed = loop.time() - began
+            let timerDelay = try timerFired.wait(timeout: 30)
+
+            loop.stop()
+            loopThread.join()
+            try loop.close()
+
+            let expected = producers * callbacksPerProducer
+            print("\(producers) producer threads handed \(expected) callbacks to one loop in "
+                  + "\(String(format2: elapsed)) s (\(Int(Double(expected) / elapsed)) per second)")
+            print("ran \(ran), violations (lost, duplicated or out of order) \(tally.violations)")
+            print("timer set for 0.050 s from another thread fired after \(String(format2: timerDelay)) s")
+            print("loop statistics: \(loop.statistics)")
+            return ran == expected && tally.violations == 0 ? 0 : 1
+        } catch {
+            print("multiloop demo failed: \(error)")
+            return 1
+        }
+    }
+}
+
+extension String {
+    init(format2 value: Double) {
+        let scaled = (value * 1000).rounded() / 1000
+        self = "\(scaled)"
+    }
+}
+
+/// A joinable pthread (started from nonisolated code).
+final class PlainThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: @Sendable () -> Void
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        self.body = body
+        let rc = pthread_create(&thread, nil, { raw in
+            Unmanaged<PlainThread>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}

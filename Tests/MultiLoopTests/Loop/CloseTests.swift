@@ -1,0 +1,113 @@
+import Testing
+@testable import MultiLoop
+
+@Suite("Closing a loop")
+struct CloseTests {
+    @Test("close() runs every callback accepted before it, cancels pending timers, and reports both")
+    func closeLosesNothingAccepted() throws {
+        let loop = try EventLoop()
+        let ran = LoopConfined(0)
+        // Accepted while the loop is not running: from this thread and from others.
+        for _ in 0..<10 { try loop.callSoon { ran.value += 1 } }
+        JoinableThread.runAll(2) { _ in
+            for _ in 0..<100 { try! loop.callSoonThreadsafe { ran.value += 1 } }
+        }
+        let timer = try loop.callLater(60) { ran.value += 1000 }
+        let report = try loop.close()
+        #expect(ran.value == 210)
+        #expect(report == EventLoopCloseReport(callbacksRun: 210, timersCancelled: 1))
+        #expect(timer.isCancelled)
+        #expect(loop.isClosed)
+    }
+
+    @Test("close() is idempotent")
+    func closeIsIdempotent() throws {
+        let loop = try EventLoop()
+        try loop.callSoon {}
+        #expect(try loop.close().callbacksRun == 1)
+        #expect(try loop.close() == EventLoopCloseReport())
+        #expect(loop.isClosed)
+    }
+
+    @Test("close() refuses while the loop runs, also from its own callback")
+    func closeRefusedWhileRunning() throws {
+        let loop = try EventLoop()
+        let fromCallback = LoopConfined<EventLoopError?>(nil)
+        try loop.callSoon {
+            do throws(EventLoopError) { try loop.close() } catch { fromCallback.value = error }
+        }
+        let thread = JoinableThread { try! loop.runForever() }
+        // The loop may not have started yet: a round trip through it proves it runs.
+        _ = try onLoopOrNil(loop)
+        let fromOutside = Result { () throws(EventLoopError) in try loop.close() }
+        _ = try onLoopOrNil(loop)
+        loop.stop()
+        thread.join()
+        #expect(fromCallback.value == .closeWhileRunning)
+        if case .failure(let error) = fromOutside {
+            #expect(error == .closeWhileRunning)
+        } else {
+            // The only other outcome is a close that happened after the loop stopped, which
+            // cannot be: the loop is stopped only below.
+            Issue.record("close() succeeded while the loop was running")
+        }
+        #expect(!loop.isClosed)
+        try loop.close()
+    }
+
+    @Test("after close every scheduling call and every run throws .closed")
+    func closedLoopRefusesEverything() throws {
+        let loop = try EventLoop()
+        try loop.close()
+        #expect(throws: EventLoopError.closed) { try loop.callSoon {} }
+        #expect(throws: EventLoopError.closed) { try loop.callSoonThreadsafe {} }
+        #expect(throws: EventLoopError.closed) { try loop.callSoon({ (_: Int) in }, 1) }
+        #expect(throws: EventLoopError.closed) { try loop.callLater(1) {} }
+        #expect(throws: EventLoopError.closed) { try loop.callAt(loop.time()) {} }
+        #expect(throws: EventLoopError.closed) { try loop.runForever() }
+        JoinableThread.runAll(2) { _ in
+            #expect(throws: EventLoopError.closed) { try loop.callSoonThreadsafe {} }
+        }
+        loop.stop()  // a no-op on a closed loop
+        #expect(!loop.isRunning)
+    }
+
+    @Test("a callback run by close() cannot schedule more work: it gets .closed")
+    func finalBatchCannotSchedule() throws {
+        let loop = try EventLoop()
+        let errors = ErrorLog()
+        errors.install(on: loop)
+        let outcomes = LoopConfined<[EventLoopError]>([])
+        try loop.callSoon {
+            do throws(EventLoopError) { try loop.callSoon {} } catch { outcomes.value.append(error) }
+            do throws(EventLoopError) { try loop.callLater(0) {} } catch { outcomes.value.append(error) }
+            do { try loop.close() } catch { Issue.record("nested close threw \(error)") }
+        }
+        try loop.close()
+        #expect(outcomes.value == [.closed, .closed])
+        #expect(errors.count == 0)
+    }
+
+    @Test("pushes racing with close are either run by close or refused, never lost", arguments: 0..<20)
+    func pushesRacingCloseAreNeverLost(round: Int) throws {
+        let loop = try EventLoop()
+        let ran = LoopConfined(0)
+        let accepted = Locked(0)
+        let producers = (0..<2).map { _ in
+            JoinableThread {
+                for _ in 0..<2_000 {
+                    do throws(EventLoopError) {
+                        try loop.callSoonThreadsafe { ran.value += 1 }
+                        accepted.withLock { $0 += 1 }
+                    } catch {
+                        #expect(error == .closed)
+                    }
+                }
+            }
+        }
+        let report = try loop.close()
+        producers.forEach { $0.join() }
+        #expect(ran.value == accepted.value)
+        #expect(report.callbacksRun == accepted.value)
+    }
+}

@@ -1,0 +1,167 @@
+import Testing
+@testable import MultiLoop
+
+@Suite("The iteration (asyncio's _run_once)")
+struct IterationTests {
+    @Test("a callback scheduled during a batch runs in the next iteration, not the current one")
+    func scheduledDuringBatchRunsNextIteration() throws {
+        let loop = try EventLoop()
+        let iterations = LoopConfined<[UInt64]>([])
+        try loop.callSoon {
+            iterations.value.append(loop.counters.iterations)
+            try loop.callSoon {
+                iterations.value.append(loop.counters.iterations)
+                loop.stop()
+            }
+        }
+        try loop.runForever()
+        try loop.close()
+        #expect(iterations.value.count == 2)
+        #expect(iterations.value[1] == iterations.value[0] + 1)
+    }
+
+    @Test("due timers run after the callbacks that were already ready")
+    func dueTimersAfterReadyCallbacks() throws {
+        let loop = try EventLoop()
+        let order = LoopConfined<[String]>([])
+        try loop.callSoon {
+            // The timer is scheduled first and is already due, yet ready callbacks go first.
+            try loop.callAt(loop.time() - 1) { order.value.append("timer"); loop.stop() }
+            try loop.callSoon { order.value.append("soon-1") }
+            try loop.callSoon { order.value.append("soon-2") }
+            // A negative delay is accepted and is simply an earlier deadline.
+            try loop.callLater(-5) { order.value.append("negative-delay") }
+        }
+        try loop.runForever()
+        try loop.close()
+        #expect(order.value == ["soon-1", "soon-2", "negative-delay", "timer"])
+    }
+
+    @Test("timers with equal deadlines fire in the order they were scheduled (FIFO)")
+    func equalDeadlinesFireFIFO() throws {
+        let loop = try EventLoop()
+        let fired = LoopConfined<[Int]>([])
+        let when = loop.time() + 0.02
+        for index in 0..<500 {
+            try loop.callAt(when) { fired.value.append(index) }
+        }
+        try loop.callAt(when) { loop.stop() }
+        try loop.runForever()
+        try loop.close()
+        #expect(fired.value == Array(0..<500))
+    }
+
+    @Test("timers fire in deadline order and never before their deadline", arguments: 0..<3)
+    func timersFireInDeadlineOrderNeverEarly(round: Int) throws {
+        let loop = try EventLoop()
+        var generator = SplitMix(seed: UInt64(round + 1))
+        let records = LoopConfined<[(when: Double, firedAt: Double, index: Int)]>([])
+        let base = loop.time()
+        var deadlines: [Double] = []
+        for index in 0..<300 {
+            let when = base + Double(generator.next() % 40) / 1000.0
+            deadlines.append(when)
+            try loop.callAt(when) { records.value.append((when, loop.time(), index)) }
+        }
+        try loop.callAt(base + 0.05) { loop.stop() }
+        try loop.runForever()
+        try loop.close()
+        #expect(records.value.count == 300)
+        #expect(records.value.allSatisfy { $0.firedAt >= $0.when })
+        let expected = deadlines.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
+        #expect(records.value.map(\.index) == expected)
+    }
+
+    @Test("stop() before runForever makes it run exactly one iteration and return")
+    func stopBeforeRunForeverRunsOneIteration() throws {
+        let loop = try EventLoop()
+        let errors = ErrorLog()
+        errors.install(on: loop)
+        let runs = LoopConfined(0)
+        @Sendable func again() throws {
+            runs.value += 1
+            try loop.callSoon(again)
+        }
+        try loop.callSoon(again)
+        loop.stop()
+        try loop.runForever()
+        #expect(runs.value == 1)
+        #expect(loop.statistics.iterations == 1)
+        // The stop was consumed: the next run needs its own stop.
+        try loop.callSoon { loop.stop() }
+        try loop.runForever()
+        #expect(runs.value >= 2)
+        // close() runs the pending `again` once more; its own callSoon is refused and reported.
+        let report = try loop.close()
+        #expect(report.callbacksRun == 1)
+        #expect(errors.count == 1)
+        #expect(errors.all.first?.error as? EventLoopError == .closed)
+    }
+
+    @Test("stop() called on the loop thread before runForever also gives one iteration")
+    func stopFromCallbackBetweenRuns() throws {
+        let loop = try EventLoop()
+        try loop.callSoon { loop.stop() }
+        try loop.runForever()
+        let before = loop.statistics.iterations
+        loop.stop()
+        try loop.runForever()
+        #expect(loop.statistics.iterations == before + 1)
+        try loop.close()
+    }
+
+    @Test("a stop() from another thread wakes a sleeping loop", arguments: 0..<5)
+    func foreignStopWakesSleepingLoop(round: Int) throws {
+        let loop = try EventLoop()
+        let thread = JoinableThread { try! loop.runForever() }
+        // Give the loop a chance to fall asleep; correctness does not depend on it.
+        for _ in 0..<round { _ = try onLoopOrNil(loop) }
+        loop.stop()
+        thread.join()
+        #expect(!loop.isRunning)
+        try loop.close()
+    }
+
+    @Test("isRunning is true inside callbacks and false before and after")
+    func isRunningReflectsTheRun() throws {
+        let loop = try EventLoop()
+        let seen = LoopConfined<Bool?>(nil)
+        #expect(!loop.isRunning)
+        try loop.callSoon { seen.value = loop.isRunning && loop.isOnLoopThread; loop.stop() }
+        try loop.runForever()
+        #expect(seen.value == true)
+        #expect(!loop.isRunning)
+        #expect(!loop.isOnLoopThread)
+        try loop.close()
+    }
+
+    @Test("time() is monotonic seconds")
+    func timeIsMonotonic() throws {
+        let loop = try EventLoop()
+        var previous = loop.time()
+        for _ in 0..<10_000 {
+            let now = loop.time()
+            #expect(now >= previous)
+            previous = now
+        }
+        try loop.close()
+    }
+}
+
+/// Round-trips once through a running loop (a callback completing a future).
+func onLoopOrNil(_ loop: EventLoop) throws -> Bool {
+    try onLoop(loop) { true }
+}
+
+/// A small deterministic generator for reproducible "random" schedules.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

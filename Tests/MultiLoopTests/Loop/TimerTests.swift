@@ -1,0 +1,133 @@
+import Testing
+@testable import MultiLoop
+
+@Suite("Timers and handles")
+struct TimerTests {
+    @Test("a cancelled timer never fires; the others still do; its deadline stays readable")
+    func cancelledTimerNeverFires() throws {
+        let loop = try EventLoop()
+        let fired = LoopConfined<[String]>([])
+        let doomed = try loop.callLater(0.01) { fired.value.append("doomed") }
+        try loop.callLater(0.02) { fired.value.append("kept"); loop.stop() }
+        let deadline = doomed.when
+        doomed.cancel()
+        doomed.cancel()  // idempotent
+        try loop.runForever()
+        try loop.close()
+        #expect(fired.value == ["kept"])
+        #expect(doomed.isCancelled)
+        #expect(doomed.when == deadline)
+        #expect(loop.cancelledTimers.value == 0)
+    }
+
+    @Test("a cancelled callSoon handle is skipped, and cancelling after it ran changes nothing but the flag")
+    func cancelledHandleIsSkipped() throws {
+        let loop = try EventLoop()
+        let ran = LoopConfined<[String]>([])
+        let skipped = try loop.callSoon { ran.value.append("skipped") }
+        let first = try loop.callSoon { ran.value.append("first") }
+        skipped.cancel()
+        try loop.callSoon { loop.stop() }
+        try loop.runForever()
+        first.cancel()
+        #expect(ran.value == ["first"])
+        #expect(first.isCancelled)  // as asyncio: cancel() after the run still sets the flag
+        #expect(loop.statistics.callbacksRun == 2)
+        try loop.close()
+    }
+
+    @Test("timers cancelled from other threads while the loop runs never fire", arguments: 0..<3)
+    func crossThreadCancel(round: Int) throws {
+        let loop = try EventLoop()
+        let fired = Locked<Set<Int>>([])
+        let handles = Locked<[Int: TimerHandle]>([:])
+        try withLoopOnThread(loop) {
+            JoinableThread.runAll(2) { producer in
+                for index in 0..<500 {
+                    let id = producer * 1000 + index
+                    let handle = try! loop.callLater(0.002 * Double(index % 5)) { fired.withLock { _ = $0.insert(id) } }
+                    handles.withLock { $0[id] = handle }
+                }
+            }
+            // Cancel every odd one from a third thread; some may already have fired.
+            let cancelledInTime = Locked<Set<Int>>([])
+            JoinableThread.runAll(1) { _ in
+                for (id, handle) in handles.value where id % 2 == 1 {
+                    if handle.handle.cancelIfPending() { cancelledInTime.withLock { _ = $0.insert(id) } }
+                }
+            }
+            // Wait for the last deadline to pass, then for one more iteration.
+            let done = loop.createFuture(of: Bool.self)
+            try loop.callLater(0.02) { try done.setResult(true) }
+            _ = try done.wait(timeout: 60)
+            let firedNow = fired.value
+            let cancelled = cancelledInTime.value
+            #expect(firedNow.isDisjoint(with: cancelled))
+            #expect(firedNow.count + cancelled.count == 1000)
+        }
+    }
+
+    @Test("the heap is rebuilt when more than half of over 100 entries are cancelled")
+    func heapRebuildDropsCancelledTimers() throws {
+        let loop = try EventLoop()
+        try withLoopOnThread(loop) {
+            let handles = try onLoop(loop) {
+                try (0..<1000).map { _ in try loop.callLater(3600) {} }
+            }
+            for handle in handles.prefix(600) { handle.cancel() }
+            #expect(loop.cancelledTimers.value == 600)
+            // Any iteration now rebuilds: the heap keeps only the 400 live timers.
+            let count = try onLoop(loop) { loop.timers.count }
+            let countAfter = try onLoop(loop) { loop.timers.count }
+            #expect(min(count, countAfter) == 400)
+            #expect(loop.cancelledTimers.value == 0)
+            for handle in handles.suffix(400) { handle.cancel() }
+        }
+        #expect(loop.isClosed)
+    }
+
+    @Test("callLater from many threads: each timer fires exactly once, on the loop thread")
+    func crossThreadTimersFireOnceOnLoopThread() throws {
+        let loop = try EventLoop()
+        let fired = LoopConfined<[Int]>([])
+        let offLoop = LoopConfined(0)
+        try withLoopOnThread(loop) {
+            JoinableThread.runAll(3) { producer in
+                for index in 0..<300 {
+                    try! loop.callLater(0.001 * Double(index % 7)) {
+                        if !loop.isOnLoopThread { offLoop.value += 1 }
+                        fired.value.append(producer * 1000 + index)
+                    }
+                }
+            }
+            let done = loop.createFuture(of: Int.self)
+            try loop.callLater(0.05) { try done.setResult(fired.value.count) }
+            #expect(try done.wait(timeout: 60) == 900)
+        }
+        #expect(Set(fired.value).count == 900)
+        #expect(offLoop.value == 0)
+    }
+
+    @Test("a huge finite delay is accepted and the loop still sleeps and wakes normally")
+    func hugeDelayIsAccepted() throws {
+        let loop = try EventLoop()
+        let far = try loop.callLater(1e300) {}
+        let ran = LoopConfined(false)
+        try withLoopOnThread(loop) {
+            let roundTrip = try onLoop(loop) { ran.value = true; return true }
+            #expect(roundTrip)
+        }
+        #expect(ran.value)
+        #expect(far.isCancelled)  // close cancelled it
+    }
+
+    @Test("handles describe where they were scheduled")
+    func handleDescription() throws {
+        let loop = try EventLoop()
+        let handle = try loop.callSoon {}
+        let timer = try loop.callLater(10) {}
+        #expect(handle.description.contains("TimerTests.swift"))
+        #expect(timer.description.contains("timer when="))
+        try loop.close()
+    }
+}

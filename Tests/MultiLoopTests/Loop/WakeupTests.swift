@@ -1,0 +1,69 @@
+import Testing
+@testable import MultiLoop
+
+@Suite("Wake-ups and statistics")
+struct WakeupTests {
+    @Test("pushes to a loop that is not asleep write no eventfd")
+    func noEventfdWriteWhileAwake() throws {
+        let loop = try EventLoop()
+        // Not running, hence not asleep: the head is never SLEEPING.
+        JoinableThread.runAll(2) { _ in
+            for _ in 0..<10_000 { try! loop.callSoonThreadsafe({ (_: Int) in }, 0) }
+        }
+        #expect(loop.statistics.eventfdWrites == 0)
+        try loop.callSoon { loop.stop() }
+        try loop.runForever()
+        let stats = loop.statistics
+        #expect(stats.eventfdWrites == 0)
+        #expect(stats.inboxPushes == 20_001)
+        #expect(stats.callbacksRun == 20_001)
+        #expect(stats.largestBatch == 20_001)
+        #expect(stats.iterations == 1)
+        try loop.close()
+    }
+
+    @Test("a sleeping loop is woken by a submission from another thread, once per sleep", arguments: 0..<3)
+    func sleepingLoopIsWokenOncePerSleep(round: Int) throws {
+        let loop = try EventLoop()
+        try withLoopOnThread(loop) {
+            for index in 0..<200 {
+                // Each round trip leaves the loop with nothing to do: it goes back to sleep.
+                let value = try onLoop(loop) { index }
+                #expect(value == index)
+            }
+            JoinableThread.runAll(2) { _ in
+                for _ in 0..<20_000 { try! loop.callSoonThreadsafe({ (_: Int) in }, 0) }
+            }
+            _ = try onLoopOrNil(loop)
+            let stats = loop.statistics
+            // Every eventfd write replaced a distinct SLEEPING: never more writes than sleeps.
+            #expect(stats.eventfdWrites <= stats.wakeups + 1)
+            #expect(stats.eventfdWrites >= 1)
+        }
+        // 200 round trips, 40 000 submissions, one more round trip, and the stop request.
+        let stats = loop.statistics
+        #expect(stats.callbacksRun == 40_202)
+        #expect(stats.inboxPushes == 40_202)
+    }
+
+    @Test("statistics are readable from any thread while the loop runs")
+    func statisticsFromOtherThreads() throws {
+        let loop = try EventLoop()
+        try withLoopOnThread(loop) {
+            JoinableThread.runAll(2) { producer in
+                for _ in 0..<5_000 {
+                    if producer == 0 {
+                        try! loop.callSoonThreadsafe({ (_: Int) in }, 0)
+                    } else {
+                        _ = loop.statistics
+                    }
+                }
+            }
+            // Counters are published at the end of each iteration: the second round trip runs in
+            // a later iteration than the first, whose batch then includes every submission.
+            _ = try onLoopOrNil(loop)
+            _ = try onLoopOrNil(loop)
+            #expect(loop.statistics.callbacksRun >= 5_001)
+        }
+    }
+}

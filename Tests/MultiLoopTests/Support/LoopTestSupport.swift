@@ -1,0 +1,38 @@
+@testable import MultiLoop
+
+/// Runs `loop` on a thread of its own for the duration of `body`, then stops it, joins the
+/// thread and closes the loop. Returns what `body` returns.
+func withLoopOnThread<T>(_ loop: EventLoop, _ body: () throws -> T) throws -> T {
+    let thread = JoinableThread { try! loop.runForever() }
+    defer {
+        loop.stop()
+        thread.join()
+        _ = try? loop.close()
+    }
+    return try body()
+}
+
+/// Runs `body` on the loop's thread (as a callback) and blocks until it has run; rethrows.
+/// The loop must be running on another thread.
+func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () throws -> T) throws -> T {
+    let future = loop.createFuture(of: T.self)
+    try loop.callSoonThreadsafe {
+        do { try future.setResult(body()) } catch { try future.setException(error) }
+    }
+    return try future.wait(timeout: 60)
+}
+
+/// Collects exception-handler reports.
+final class ErrorLog: @unchecked Sendable {
+    private let reports = Locked<[EventLoopErrorContext]>([])
+    var all: [EventLoopErrorContext] { reports.value }
+    var count: Int { reports.value.count }
+
+    func install(on loop: EventLoop) {
+        loop.setExceptionHandler { _, context in self.reports.withLock { $0.append(context) } }
+    }
+}
+
+struct TestError: Error, Equatable {
+    var code: Int
+}
