@@ -7,7 +7,7 @@ import Glibc
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case nil, "demo":
-    exit(Demo.run(producers: 4, callbacksPerProducer: 250_000))
+    exit(Demo.run(producers: Int(arguments.dropFirst().first ?? "4") ?? 4, callbacksPerProducer: 1_000_000 / (Int(arguments.dropFirst().first ?? "4") ?? 4)))
 case "-h", "--help", "help":
     print(Demo.usage)
     exit(0)

@@ -81,8 +81,8 @@ extension EventLoop {
     }
 
     private func runAtClose(_ handle: Handle) -> Bool {
-        let before = counters.callbacksRun
-        run(handle)
-        return counters.callbacksRun != before
+        guard run(handle) else { return false }
+        counters.callbacksRun += 1
+        return true
     }
 }

@@ -58,25 +58,32 @@ extension EventLoop {
             }
         }
 
-        // 5. Run what is ready now.
-        let readyCount = ready.count
+        // 5. Run what is ready now. The batch is swapped out of `ready`, so what the callbacks
+        // schedule lands in the other buffer (next iteration) and the loop below touches no
+        // property of the loop object per callback.
+        var batchToRun = ready
+        ready = spareReady
+        let readyCount = batchToRun.count
         if UInt64(readyCount) > counters.largestBatch { counters.largestBatch = UInt64(readyCount) }
-        for _ in 0..<readyCount {
-            guard let handle = ready.popFirst() else { break }
-            run(handle)
+        var ran: UInt64 = 0
+        while let handle = batchToRun.popFirst() {
+            if run(handle) { ran += 1 }
         }
+        spareReady = batchToRun
+        counters.callbacksRun += ran
         counters.iterations += 1
         publishStatistics()
     }
 
     /// Runs one handle unless it was cancelled; a thrown error goes to the exception handler.
+    /// Returns whether it ran.
     @inline(__always)
-    func run(_ handle: Handle) {
+    func run(_ handle: Handle) -> Bool {
         if handle.kind == .callback {
-            if handle.isCancelledForRun { return }
+            if handle.isCancelledForRun { return false }
         } else if !handle.claimToRun() {
             if handle.kind == .timer { cancelledTimers.decrement() }
-            return
+            return false
         }
         do {
             try handle.invoke()
@@ -84,7 +91,7 @@ extension EventLoop {
             callExceptionHandler(EventLoopErrorContext(
                 message: "exception in callback", error: error, handle: handle))
         }
-        counters.callbacksRun += 1
+        return true
     }
 
     /// 0 to poll, -1 to sleep until woken, else nanoseconds until the earliest timer (rounded up,

@@ -43,6 +43,9 @@ public final class EventLoop: @unchecked Sendable {
     // successive owners is ordered by `lifecycleLock`)
 
     var ready = ReadyQueue()
+    /// The other half of the ready queue's double buffer (see `runOnce`, step 5); always empty
+    /// between iterations.
+    var spareReady = ReadyQueue()
     var timers = TimerHeap()
     /// asyncio's `_stopping`: leave `runForever` after the current iteration.
     var stopping = false
