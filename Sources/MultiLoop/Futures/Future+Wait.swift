@@ -16,10 +16,13 @@ extension Future {
         if EventLoop.runningOnThisThread.value != nil { throw FutureWaitError.wouldBlockRunningLoop }
 
         var deadline: Int64? = nil
-        if let timeout, timeout.isFinite {
+        if let timeout {
+            // Zero, negative and minus infinity only check; plus infinity waits as long as it takes.
             if timeout <= 0 { throw FutureWaitError.timedOut(seconds: timeout) }
-            let nanoseconds = min(timeout, 1e9) * 1e9
-            deadline = ml_monotonic_ns() + Int64(nanoseconds.rounded(.up))
+            if timeout.isFinite {
+                let nanoseconds = min(timeout, 1e9) * 1e9
+                deadline = ml_monotonic_ns() + Int64(nanoseconds.rounded(.up))
+            }
         }
         let waiter = BlockingWaiterNode()
         guard register(waiter) else { return try result() }

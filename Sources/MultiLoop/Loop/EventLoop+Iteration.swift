@@ -61,13 +61,16 @@ extension EventLoop {
         // 5. Run what is ready now. The batch is swapped out of `ready`, so what the callbacks
         // schedule lands in the other buffer (next iteration) and the loop below touches no
         // property of the loop object per callback.
-        var batchToRun = ready
-        ready = spareReady
+        // Swaps, not copies: a second reference to a buffer would make the next append copy it.
+        var batchToRun = ReadyQueue(capacity: 0)
+        swap(&batchToRun, &ready)
+        swap(&ready, &spareReady)
         let readyCount = batchToRun.count
         if UInt64(readyCount) > counters.largestBatch { counters.largestBatch = UInt64(readyCount) }
         var ran: UInt64 = 0
-        while let handle = batchToRun.popFirst() {
+        while var handle = batchToRun.popFirst() {
             if run(handle) { ran += 1 }
+            if handle.kind == .closureCallback { recycle(&handle) }
         }
         spareReady = batchToRun
         counters.callbacksRun += ran
@@ -75,11 +78,23 @@ extension EventLoop {
         publishStatistics()
     }
 
+    /// Hands a spent closure handle back to the producers, unless someone still holds it.
+    @inline(__always)
+    private func recycle(_ handle: inout Handle) {
+        // Unique: the caller of callSoon dropped the handle it was given, so nobody can observe
+        // the reuse. (Its release is ordered before this check by the runtime's refcounting.)
+        guard isKnownUniquelyReferenced(&handle) else { return }
+        let spent = unsafeDowncast(handle, to: ClosureHandle.self)
+        spent.body = nil  // drop the captures now, on the loop thread, as a freed handle would
+        spent.resetState()
+        _ = recycler.give(spent, budget: &recycleBudget)
+    }
+
     /// Runs one handle unless it was cancelled; a thrown error goes to the exception handler.
     /// Returns whether it ran.
     @inline(__always)
     func run(_ handle: Handle) -> Bool {
-        if handle.kind == .callback {
+        if handle.kind == .closureCallback || handle.kind == .callback {
             if handle.isCancelledForRun { return false }
         } else if !handle.claimToRun() {
             if handle.kind == .timer { cancelledTimers.decrement() }

@@ -14,7 +14,14 @@ extension EventLoop {
     @discardableResult
     public func callSoon(file: StaticString = #fileID, line: UInt = #line,
                          _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle = ClosureHandle(kind: .callback, file: file, line: line, body: callback)
+        let handle: ClosureHandle
+        if let spare = HandleCache.current.take(refillingFrom: recycler) {
+            spare.body = callback
+            spare.relocate(file: file, line: line)
+            handle = spare
+        } else {
+            handle = ClosureHandle(kind: .closureCallback, file: file, line: line, body: callback)
+        }
         try schedule(handle)
         return handle
     }
@@ -77,8 +84,8 @@ extension EventLoop {
     public func callAt(_ when: Double, file: StaticString = #fileID, line: UInt = #line,
                        _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> TimerHandle {
         guard when.isFinite else { throw .invalidDelay(when) }
-        let handle = ClosureHandle(kind: .timer, when: when, cancelledTimers: cancelledTimers,
-                                   file: file, line: line, body: callback)
+        let handle = TimerClosureHandle(when: when, cancelledTimers: cancelledTimers,
+                                        file: file, line: line, body: callback)
         try schedule(handle)
         return TimerHandle(handle: handle)
     }
@@ -89,8 +96,8 @@ extension EventLoop {
                                               _ callback: @escaping @Sendable (Argument) throws -> Void,
                                               _ argument: Argument) throws(EventLoopError) -> TimerHandle {
         guard delay.isFinite else { throw .invalidDelay(delay) }
-        let handle = ArgumentHandle(kind: .timer, when: time() + delay, cancelledTimers: cancelledTimers,
-                                    file: file, line: line, body: callback, argument: argument)
+        let handle = TimerArgumentHandle(when: time() + delay, cancelledTimers: cancelledTimers,
+                                         file: file, line: line, body: callback, argument: argument)
         try schedule(handle)
         return TimerHandle(handle: handle)
     }

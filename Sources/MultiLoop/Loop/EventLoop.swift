@@ -27,9 +27,10 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Shared words (C atomics only)
 
     /// Line 0: the inbox head. Line 1: written by the loop thread only (owner thread and the
-    /// statistics). Line 2: written by producers (eventfd writes).
-    let words = CacheAlignedWords(lines: 3)
+    /// statistics). Line 2: written by producers (eventfd writes). Line 3: the recycler's head.
+    let words = CacheAlignedWords(lines: 4)
     let inbox: MPSCInbox<Handle>
+    let recycler: HandleRecycler
     let waker: EventLoopWaker
     let cancelledTimers = CancelledTimerCounter()
 
@@ -38,6 +39,12 @@ public final class EventLoop: @unchecked Sendable {
     /// id, and it can only ever read its own id if it stored it itself (coherence), so a stale
     /// value can never make a foreign thread believe it is the loop thread.
     var ownerWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 0) }
+
+    /// Keeps the loop-thread state below off the cache lines of the fields above, which every
+    /// producer reads on every push: without it, each append to the ready queue invalidated the
+    /// line producers were reading (false sharing; it was the loop's most expensive
+    /// instruction). Swift lays out a class's stored properties in declaration order.
+    private let separatorFromProducerFields = CacheLinePadding()
 
     // MARK: Loop-thread state (touched only by the owner thread; the hand-over between
     // successive owners is ordered by `lifecycleLock`)
@@ -52,6 +59,10 @@ public final class EventLoop: @unchecked Sendable {
     /// Whether the loop thread may schedule locally (false while `close()` runs the last batch).
     var acceptingLocal = true
     var counters = LoopCounters()
+    /// How many more spent handles the loop may give to the recycler (see `HandleRecycler`).
+    var recycleBudget = HandleRecycler.capacity
+
+    private let separatorFromLoopFields = CacheLinePadding()
 
     // MARK: Lifecycle (guarded by `lifecycleLock`)
 
@@ -72,11 +83,13 @@ public final class EventLoop: @unchecked Sendable {
     public init() throws(EventLoopError) {
         waker = try EventLoopWaker()
         inbox = MPSCInbox(head: words.word(line: 0))
+        recycler = HandleRecycler(head: words.word(line: 3))
     }
 
     deinit {
         // An unclosed loop can still hold accepted callbacks; nobody can run them any more.
         // Say so, like asyncio's "unclosed event loop" warning, rather than dropping them silently.
+        recycler.drain()
         let leftover = inbox.close()
         let pending = leftover.count + ready.count
         if pending > 0 {
@@ -105,6 +118,14 @@ public final class EventLoop: @unchecked Sendable {
     public var isClosed: Bool {
         lifecycleLock.withLock { lifecycle == .closing || lifecycle == .closed }
     }
+}
+
+/// 128 bytes of nothing, to keep stored properties written by one thread off the cache lines
+/// that others read (two 64-byte lines: the adjacent-line prefetcher pairs them).
+struct CacheLinePadding {
+    private let words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 /// The loop thread's running counts, published to `EventLoopStatistics` once per iteration.

@@ -7,18 +7,25 @@ import CMultiLoopSystem
 /// callback has already started, cancelling has no effect on it (as in asyncio), but
 /// `isCancelled` still becomes true.
 ///
-/// A handle is also its own node in the loop's inbox, so scheduling allocates exactly this one
-/// object (plus the closure's context, if it captures anything).
+/// A handle is also its own node in the loop's inbox, so scheduling allocates at most this one
+/// object (plus the closure's context, if it captures anything). Closure handles are recycled:
+/// once one has run and nobody holds it any more, the loop hands it back to the producers (see
+/// `HandleRecycler`). Keep a strong reference for as long as you want to use a handle; a weak
+/// reference to a handle may later find it reused for another callback.
 public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     // Threading: `_state` is only ever accessed through `stateWord` with the C atomics (it MUST
     // stay the first stored property; see `firstStoredWord`). `inboxNext` belongs to the inbox
-    // protocol (see `InboxNode`). Every other property is immutable.
+    // protocol (see `InboxNode`), and to the recycler while the handle is spare. The other
+    // properties are written only before the handle is published (by its creator, or by the
+    // producer that reuses it) and read by the loop after the inbox's acquire.
     private var _state: ml_word_t = 0
     var inboxNext: UnsafeMutableRawPointer? = nil
 
     /// What the handle is, which decides how the loop treats it.
     enum Kind: UInt8 {
-        /// callSoon / callSoonThreadsafe.
+        /// callSoon / callSoonThreadsafe with a closure: recyclable.
+        case closureCallback
+        /// Any other plain callback (argument form, stop requests).
         case callback
         /// callLater / callAt: goes into the timer heap; claimed before running.
         case timer
@@ -33,21 +40,30 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     static let fired: ml_word_t = 1
     static let cancelledBit: ml_word_t = 2
 
+    // Packed into one word after `inboxNext`, with `fileStart` in the next: with a closure, the
+    // whole handle is 64 bytes, one cache line to hand from producer to loop.
     let kind: Kind
-    /// The deadline on the loop's clock (`EventLoop.time()`), for timers; 0 otherwise.
-    let when: Double
-    /// For timers: the loop's count of cancelled timers, which `cancel()` maintains.
-    let cancelledTimers: CancelledTimerCounter?
-    let file: StaticString
-    let line: UInt
+    private var fileLength: UInt16
+    private var line: UInt32
+    private var fileStart: UnsafeRawPointer
 
-    init(kind: Kind, when: Double = 0, cancelledTimers: CancelledTimerCounter? = nil, file: StaticString, line: UInt) {
+    init(kind: Kind, file: StaticString, line: UInt) {
         self.kind = kind
-        self.when = when
-        self.cancelledTimers = cancelledTimers
-        self.file = file
-        self.line = line
+        (fileStart, fileLength) = Self.pack(file)
+        self.line = UInt32(truncatingIfNeeded: line)
     }
+
+    /// Resets the source location of a recycled handle.
+    final func relocate(file: StaticString, line: UInt) {
+        (fileStart, fileLength) = Self.pack(file)
+        self.line = UInt32(truncatingIfNeeded: line)
+    }
+
+    private static func pack(_ file: StaticString) -> (UnsafeRawPointer, UInt16) {
+        guard file.hasPointerRepresentation else { return (UnsafeRawPointer(unknownFile.utf8Start), 1) }
+        return (UnsafeRawPointer(file.utf8Start), UInt16(clamping: file.utf8CodeUnitCount))
+    }
+    private static let unknownFile: StaticString = "?"
 
     @inline(__always)
     var stateWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) }
@@ -56,6 +72,12 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     func invoke() throws {
         preconditionFailure("Handle.invoke must be overridden")
     }
+
+    /// The deadline of a timer on the loop's clock; overridden by timer handles.
+    var deadline: Double { 0 }
+
+    /// Called when `cancel()` stops a pending handle; timers keep their loop's count with it.
+    func didCancelWhilePending() {}
 
     /// Cancels the callback if it has not started yet. Thread-safe, idempotent, O(1).
     public func cancel() {
@@ -68,13 +90,12 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     func cancelIfPending() -> Bool {
         var old = ml_load_relaxed(stateWord)
         while old & Self.cancelledBit == 0 {
-            // Release: nothing to publish really, but it orders the flag after the caller's own
-            // writes, which is what a user reading `isCancelled` elsewhere expects.
+            // Release: orders the flag after the canceller's own writes, which is what a user
+            // reading `isCancelled` elsewhere expects; atomicity makes cancel and claim exclusive.
             let seen = ml_fetch_cas_release(stateWord, old, old | Self.cancelledBit)
             if seen == old {
-                let wasPending = old == 0
-                if wasPending, kind == .timer { cancelledTimers?.increment() }
-                return wasPending
+                if old == 0 { didCancelWhilePending() }
+                return old == 0
             }
             old = seen
         }
@@ -87,8 +108,6 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     /// For handles that must be claimed: moves pending -> fired. False if it was cancelled.
     @inline(__always)
     func claimToRun() -> Bool {
-        // Acquire on success pairs with nothing in particular; full ordering is not needed,
-        // only the atomicity that makes claim and cancel mutually exclusive.
         ml_fetch_cas_acquire(stateWord, 0, Self.fired) == 0
     }
 
@@ -96,47 +115,90 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     @inline(__always)
     var isCancelledForRun: Bool { ml_load_relaxed(stateWord) & Self.cancelledBit != 0 }
 
+    /// Clears the state of a handle about to be reused. Only its owner (the loop thread, which
+    /// then publishes it through the recycler's release) may call this.
+    final func resetState() { ml_store_relaxed(stateWord, 0) }
+
+    /// Where the callback was scheduled (`#fileID:#line`).
+    public var location: String {
+        let bytes = UnsafeRawBufferPointer(start: fileStart, count: Int(fileLength))
+        return "\(String(decoding: bytes, as: UTF8.self)):\(line)"
+    }
+
     public var description: String {
         let what: String
         switch kind {
-        case .callback: what = "callback"
-        case .timer: what = "timer when=\(when)"
+        case .closureCallback, .callback: what = "callback"
+        case .timer: what = "timer when=\(deadline)"
         case .doneCallback: what = "done callback"
         case .inlineSignal: what = "waiter"
         }
-        return "<Handle \(what) scheduled at \(file):\(line)\(isCancelled ? " cancelled" : "")>"
+        return "<Handle \(what) scheduled at \(location)\(isCancelled ? " cancelled" : "")>"
     }
 }
 
-/// A handle for a closure with no arguments.
-final class ClosureHandle: Handle, @unchecked Sendable {
-    private let body: @Sendable () throws -> Void
+/// A handle for a closure with no arguments. Recycled by the loop once spent (kind
+/// `.closureCallback`); timers subclass it.
+class ClosureHandle: Handle, @unchecked Sendable {
+    /// nil only while the handle is spare (in a recycler or a thread's cache).
+    var body: (@Sendable () throws -> Void)?
 
-    init(kind: Kind, when: Double = 0, cancelledTimers: CancelledTimerCounter? = nil, file: StaticString, line: UInt,
-         body: @escaping @Sendable () throws -> Void) {
+    init(kind: Kind, file: StaticString, line: UInt, body: @escaping @Sendable () throws -> Void) {
         self.body = body
-        super.init(kind: kind, when: when, cancelledTimers: cancelledTimers, file: file, line: line)
+        super.init(kind: kind, file: file, line: line)
     }
 
-    override func invoke() throws { try body() }
+    override func invoke() throws { try body?() }
 }
 
 /// A handle for a function and its argument, as asyncio's `call_soon(callback, *args)`.
 ///
 /// With a non-capturing function (a closure literal that uses only its argument, or a global
 /// function) the function has no context to allocate: scheduling is a single allocation.
-final class ArgumentHandle<Argument: Sendable>: Handle, @unchecked Sendable {
+class ArgumentHandle<Argument: Sendable>: Handle, @unchecked Sendable {
     private let body: @Sendable (Argument) throws -> Void
     private let argument: Argument
 
-    init(kind: Kind, when: Double = 0, cancelledTimers: CancelledTimerCounter? = nil, file: StaticString, line: UInt,
+    init(kind: Kind, file: StaticString, line: UInt,
          body: @escaping @Sendable (Argument) throws -> Void, argument: Argument) {
         self.body = body
         self.argument = argument
-        super.init(kind: kind, when: when, cancelledTimers: cancelledTimers, file: file, line: line)
+        super.init(kind: kind, file: file, line: line)
     }
 
     override func invoke() throws { try body(argument) }
+}
+
+/// A timer with a closure.
+final class TimerClosureHandle: ClosureHandle, @unchecked Sendable {
+    let when: Double
+    let cancelledTimers: CancelledTimerCounter
+
+    init(when: Double, cancelledTimers: CancelledTimerCounter, file: StaticString, line: UInt,
+         body: @escaping @Sendable () throws -> Void) {
+        self.when = when
+        self.cancelledTimers = cancelledTimers
+        super.init(kind: .timer, file: file, line: line, body: body)
+    }
+
+    override var deadline: Double { when }
+    override func didCancelWhilePending() { cancelledTimers.increment() }
+}
+
+/// A timer with a function and its argument.
+final class TimerArgumentHandle<Argument: Sendable>: ArgumentHandle<Argument>, @unchecked Sendable {
+    let when: Double
+    let cancelledTimers: CancelledTimerCounter
+
+    init(when: Double, cancelledTimers: CancelledTimerCounter, file: StaticString, line: UInt,
+         body: @escaping @Sendable (Argument) throws -> Void, argument: Argument) {
+        self.when = when
+        self.cancelledTimers = cancelledTimers
+        super.init(kind: .timer, file: file, line: line, body: body, argument: argument)
+    }
+
+    override var deadline: Double { when }
+    override func didCancelWhilePending() { cancelledTimers.increment() }
 }
 
 /// What `callLater` and `callAt` return: a `Handle` whose deadline is readable.
@@ -147,7 +209,7 @@ public struct TimerHandle: Sendable, CustomStringConvertible {
     public let handle: Handle
 
     /// The deadline, on the loop's clock (`EventLoop.time()`). asyncio: `TimerHandle.when()`.
-    public var when: Double { handle.when }
+    public var when: Double { handle.deadline }
 
     /// Cancels the timer if it has not fired. Thread-safe, idempotent, O(1): the entry stays in
     /// the loop's timer heap, flagged, and is discarded when it reaches the top (or when more than

@@ -7,8 +7,9 @@ struct ReadyQueue {
     private var headIndex = 0
     private(set) var count = 0
 
+    /// A queue with `capacity` slots; 0 allocates nothing (the first append does).
     init(capacity: Int = 256) {
-        storage = ContiguousArray(repeating: nil, count: max(16, capacity))
+        storage = capacity > 0 ? ContiguousArray(repeating: nil, count: capacity) : []
     }
 
     var isEmpty: Bool { count == 0 }
@@ -33,7 +34,7 @@ struct ReadyQueue {
     }
 
     private mutating func grow() {
-        var bigger = ContiguousArray<Handle?>(repeating: nil, count: storage.count * 2)
+        var bigger = ContiguousArray<Handle?>(repeating: nil, count: max(16, storage.count * 2))
         for offset in 0..<count {
             var index = headIndex + offset
             if index >= storage.count { index -= storage.count }

@@ -23,7 +23,7 @@ struct TimerHeap {
     var first: Entry? { entries.first }
 
     mutating func insert(_ handle: Handle) {
-        entries.append(Entry(when: handle.when, sequence: nextSequence, handle: handle))
+        entries.append(Entry(when: handle.deadline, sequence: nextSequence, handle: handle))
         nextSequence &+= 1
         siftUp(entries.count - 1)
     }
