@@ -28,19 +28,29 @@ struct InboxBatch<Node: InboxNode>: ~Copyable {
 
     /// The next node, oldest first; the caller owns the returned reference.
     mutating func next() -> Node? {
-        guard let raw = oldest else { return nil }
+        InboxChain.unlinkFirst(&oldest, as: Node.self)
+    }
+
+    deinit {
+        InboxChain.releaseAll(oldest, as: Node.self)
+    }
+}
+
+/// Helpers for a chain of nodes linked through `inboxNext`, each link owning a +1 reference.
+enum InboxChain {
+    /// Detaches the first node of `chain` and hands its reference to the caller.
+    @inline(__always)
+    static func unlinkFirst<Node: InboxNode>(_ chain: inout UnsafeMutableRawPointer?, as type: Node.Type) -> Node? {
+        guard let raw = chain else { return nil }
         let node = Unmanaged<Node>.fromOpaque(raw).takeRetainedValue()
-        oldest = node.inboxNext
+        chain = node.inboxNext
         node.inboxNext = nil
         return node
     }
 
-    deinit {
-        var raw = oldest
-        while let current = raw {
-            let node = Unmanaged<Node>.fromOpaque(current).takeRetainedValue()
-            raw = node.inboxNext
-            node.inboxNext = nil
-        }
+    /// Releases every node of `chain`.
+    static func releaseAll<Node: InboxNode>(_ chain: UnsafeMutableRawPointer?, as type: Node.Type) {
+        var rest = chain
+        while unlinkFirst(&rest, as: type) != nil {}
     }
 }

@@ -59,12 +59,7 @@ struct HandleRecycler: @unchecked Sendable {
 
     /// Releases every spare handle (when the loop goes away).
     func drain() {
-        var raw = takeAll()
-        while let current = raw {
-            let handle = Unmanaged<ClosureHandle>.fromOpaque(current).takeRetainedValue()
-            raw = handle.inboxNext
-            handle.inboxNext = nil
-        }
+        InboxChain.releaseAll(takeAll(), as: ClosureHandle.self)
     }
 }
 
@@ -90,19 +85,10 @@ final class HandleCache: @unchecked Sendable {
     @inline(__always)
     func take(refillingFrom recycler: HandleRecycler) -> ClosureHandle? {
         if chain == nil { chain = recycler.takeAll() }
-        guard let raw = chain else { return nil }
-        let handle = Unmanaged<ClosureHandle>.fromOpaque(raw).takeRetainedValue()
-        chain = handle.inboxNext
-        handle.inboxNext = nil
-        return handle
+        return InboxChain.unlinkFirst(&chain, as: ClosureHandle.self)
     }
 
     deinit {
-        var raw = chain
-        while let current = raw {
-            let handle = Unmanaged<ClosureHandle>.fromOpaque(current).takeRetainedValue()
-            raw = handle.inboxNext
-            handle.inboxNext = nil
-        }
+        InboxChain.releaseAll(chain, as: ClosureHandle.self)
     }
 }
