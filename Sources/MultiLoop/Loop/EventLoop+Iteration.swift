@@ -85,7 +85,7 @@ extension EventLoop {
         // the reuse. (Its release is ordered before this check by the runtime's refcounting.)
         guard isKnownUniquelyReferenced(&handle) else { return }
         let spent = unsafeDowncast(handle, to: ClosureHandle.self)
-        spent.body = nil  // drop the captures now, on the loop thread, as a freed handle would
+        spent.body = nil  // already moved out by `invoke`, unless the handle was cancelled
         spent.resetState()
         _ = recycler.give(spent, budget: &recycleBudget)
     }

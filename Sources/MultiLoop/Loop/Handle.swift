@@ -148,7 +148,13 @@ class ClosureHandle: Handle, @unchecked Sendable {
         super.init(kind: kind, file: file, line: line)
     }
 
-    override func invoke() throws { try body?() }
+    /// Moves the closure out before calling it: no retain and release of its context around
+    /// the call (a context shared by many submissions would bounce between the producer's core
+    /// and the loop's for each), and the captures are released as soon as the callback returns.
+    override func invoke() throws {
+        guard let body = body.take() else { return }
+        try body()
+    }
 }
 
 /// A handle for a function and its argument, as asyncio's `call_soon(callback, *args)`.
