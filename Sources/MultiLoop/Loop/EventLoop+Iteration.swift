@@ -44,24 +44,21 @@ extension EventLoop {
         }
 
         // 4. Due timers.
-        if let top = timers.first {
+        if !timers.isEmpty {
             let now = time()
-            if top.when <= now {
-                while let entry = timers.first, entry.when <= now {
-                    timers.popFirst()
-                    if entry.handle.isCancelledForRun {
-                        cancelledTimers.decrement()
-                    } else {
-                        ready.append(entry.handle)
-                    }
+            while let entry = timers.first, entry.when <= now {
+                timers.popFirst()
+                if entry.handle.isCancelledForRun {
+                    cancelledTimers.decrement()
+                } else {
+                    ready.append(entry.handle)
                 }
             }
         }
 
         // 5. Run what is ready now. The batch is swapped out of `ready`, so what the callbacks
-        // schedule lands in the other buffer (next iteration) and the loop below touches no
-        // property of the loop object per callback.
-        // Swaps, not copies: a second reference to a buffer would make the next append copy it.
+        // schedule lands in the other buffer (next iteration). Swaps, not copies: a second
+        // reference to a buffer would make the next append copy it.
         var batchToRun = ReadyQueue(capacity: 0)
         swap(&batchToRun, &ready)
         swap(&ready, &spareReady)

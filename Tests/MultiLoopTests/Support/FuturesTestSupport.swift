@@ -1,3 +1,4 @@
+import Testing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -143,6 +144,7 @@ enum FutureTesting {
                 if let report { return report }
                 loop.stop()
                 thread.join()
+                #expect(!loop.isRunning, "the loop thread returned, so the loop must have stopped")
                 let closed = (try? loop.close()) ?? EventLoopCloseReport()
                 report = closed
                 return closed

@@ -1,3 +1,4 @@
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,8 @@ final class JoinableThread: @unchecked Sendable {
     func join() {
         guard !joined else { return }
         joined = true
-        pthread_join(thread, nil)
+        let rc = pthread_join(thread, nil)
+        #expect(rc == 0, "pthread_join failed: \(rc)")
     }
 
     /// Starts `count` threads running `body(index)` and joins them all.

@@ -1,3 +1,4 @@
+import Testing
 @testable import MultiLoop
 
 /// Runs `loop` on a thread of its own for the duration of `body`, then stops it, joins the
@@ -7,6 +8,7 @@ func withLoopOnThread<T>(_ loop: EventLoop, _ body: () throws -> T) throws -> T 
     defer {
         loop.stop()
         thread.join()
+        #expect(!loop.isRunning, "the loop thread returned, so the loop must have stopped")
         _ = try? loop.close()
     }
     return try body()
