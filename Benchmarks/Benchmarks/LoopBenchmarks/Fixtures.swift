@@ -45,6 +45,34 @@ enum SubmitForm: Sendable {
     /// `callSoonThreadsafe { counter.bump(tag: i) }`: the closure captures a per-call value, so
     /// every call allocates a closure context besides the handle (the usual case in real code).
     case closurePerCall
+    /// `callSoonThreadsafe { GlobalCounter.bump() }`: the closure captures nothing, so no
+    /// reference count is touched by both threads: what remains is the hand-over itself.
+    case noCapture
+}
+
+/// Loop-confined counters in globals, for the `.noCapture` form (one benchmark runs at a time).
+enum GlobalCounter {
+    nonisolated(unsafe) static var count = 0
+    nonisolated(unsafe) static var target = 0
+    nonisolated(unsafe) static var multiLoopDone: Future<Int>?
+    nonisolated(unsafe) static var nioDone: EventLoopPromise<Void>?
+
+    static func arm(target: Int) {
+        count = 0
+        self.target = target
+    }
+
+    @inline(__always)
+    static func bumpMultiLoop() throws {
+        count += 1
+        if count == target { try multiLoopDone?.setResult(count) }
+    }
+
+    @inline(__always)
+    static func bumpNIO() {
+        count += 1
+        if count == target { nioDone?.succeed(()) }
+    }
 }
 
 /// A MultiLoop loop running on its own thread, plus the extra producer threads a benchmark asks
@@ -79,6 +107,8 @@ final class MultiLoopFixture: @unchecked Sendable {
         counter.count = 0
         counter.target = total
         counter.done = done
+        GlobalCounter.arm(target: total)
+        GlobalCounter.multiLoopDone = done
         return done
     }
 
@@ -98,6 +128,10 @@ final class MultiLoopFixture: @unchecked Sendable {
         case .closurePerCall:
             for tag in 0..<count {
                 try! loop.callSoonThreadsafe { try counter.bump(tag: tag) }
+            }
+        case .noCapture:
+            for _ in 0..<count {
+                try! loop.callSoonThreadsafe { try GlobalCounter.bumpMultiLoop() }
             }
         }
     }
@@ -178,6 +212,8 @@ final class NIOFixture: @unchecked Sendable {
         counter.count = 0
         counter.target = total
         counter.done = done
+        GlobalCounter.arm(target: total)
+        GlobalCounter.nioDone = done
         return done
     }
 
@@ -187,6 +223,10 @@ final class NIOFixture: @unchecked Sendable {
         if form == .closurePerCall {
             for tag in 0..<count {
                 eventLoop.execute { counter.bump(tag: tag) }
+            }
+        } else if form == .noCapture {
+            for _ in 0..<count {
+                eventLoop.execute { GlobalCounter.bumpNIO() }
             }
         } else {
             for _ in 0..<count {

@@ -7,6 +7,7 @@
 // benchmark and records the figures.
 //
 //   ThreadsafeSubmit.1P.*  one producer thread (the benchmark thread) submits N = 1M callbacks
+//   ThreadsafeSubmit.1P.*.noCapture  the same with a closure that captures nothing (globals)
 //   ThreadsafeSubmit.2P.*  two producer threads submit N/2 each
 //   LocalSchedule.*        a callback on the loop thread schedules N = 1M callbacks on its loop
 //   TimerFire.*            a callback on the loop thread sets N = 1000 timers due now; all fire
@@ -118,6 +119,8 @@ let benchmarks: @Sendable () -> Void = {
     nioSubmit("ThreadsafeSubmit.1P.NIO.closure", extraProducers: 0, form: .closure)
     multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.closurePerCall", extraProducers: 0, form: .closurePerCall)
     nioSubmit("ThreadsafeSubmit.1P.NIO.closurePerCall", extraProducers: 0, form: .closurePerCall)
+    multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.noCapture", extraProducers: 0, form: .noCapture)
+    nioSubmit("ThreadsafeSubmit.1P.NIO.noCapture", extraProducers: 0, form: .noCapture)
     multiLoopSubmit("ThreadsafeSubmit.2P.MultiLoop.argument", extraProducers: 1, form: .argument)
     nioSubmit("ThreadsafeSubmit.2P.NIO.closure", extraProducers: 1, form: .closure)
 
