@@ -74,13 +74,15 @@ struct TimerTests {
             let handles = try onLoop(loop) {
                 try (0..<1000).map { _ in try loop.callLater(3600) {} }
             }
-            for handle in handles.prefix(600) { handle.cancel() }
-            #expect(loop.cancelledTimers.value == 600)
-            // Any iteration now rebuilds: the heap keeps only the 400 live timers.
-            let count = try onLoop(loop) { loop.timers.count }
-            let countAfter = try onLoop(loop) { loop.timers.count }
-            #expect(min(count, countAfter) == 400)
-            #expect(loop.cancelledTimers.value == 0)
+            // Cancelled on the loop thread, so that no iteration runs in between.
+            let counted = try onLoop(loop) {
+                for handle in handles.prefix(600) { handle.cancel() }
+                return (loop.cancelledTimers.value, loop.timers.count)
+            }
+            #expect(counted == (600, 1000))
+            // The next iteration rebuilds: the heap keeps only the 400 live timers.
+            let after = try onLoop(loop) { (loop.cancelledTimers.value, loop.timers.count) }
+            #expect(after == (0, 400))
             for handle in handles.suffix(400) { handle.cancel() }
         }
         #expect(loop.isClosed)
