@@ -11,12 +11,16 @@ import CMultiLoopSystem
 ///   reset fields must be visible to whoever takes the handle.
 /// - `takeAll` (any thread): CAS head `chain -> EMPTY`, acquire. Several takers may race: one
 ///   gets the whole chain, the others see EMPTY.
-/// No ABA: a node can only reappear at the head by a `give`, and only the loop thread gives, so
-/// no head it read can come back while it is inside `give`; takers never pop single nodes.
+/// ABA on the head word can happen (a taker reads h, h is taken, run and given back, the
+/// taker's CAS then succeeds) and is harmless: a take-all uses nothing it read before its CAS
+/// except the head value itself, and a give links the node to exactly the value it swaps out.
+/// Popping a single node (CAS head to `old.next`) would not be safe; nothing does.
 ///
-/// The bin is bounded: the loop gives at most `capacity` handles between two observations of
-/// an empty bin (it sees one in its own CAS), so spare handles never accumulate past
-/// `capacity` plus what threads keep in their caches; beyond that, handles are freed as usual.
+/// The bin is bounded by `capacity`: the loop gives at most `capacity` handles between two
+/// observations of an empty bin (`size + budget <= capacity` always holds; the budget is reset
+/// only after the loop, the only giver, has seen the head empty). Beyond that, spent handles are
+/// freed as usual. Each thread's cache may hold up to one bin's worth besides. Both facts are
+/// model-checked in `docs/model/recycler.pml`.
 struct HandleRecycler: @unchecked Sendable {
     static let capacity = 1024
 
