@@ -4,11 +4,8 @@ import Testing
 /// Counts the spare handles a recycler holds, taking them (the test's thread then owns them).
 private func takeSpares(_ recycler: HandleRecycler) -> Int {
     var count = 0
-    var raw = recycler.takeAll()
-    while let current = raw {
-        let handle = Unmanaged<ClosureHandle>.fromOpaque(current).takeRetainedValue()
-        raw = handle.inboxNext
-        handle.inboxNext = nil
+    var chain = recycler.takeAll()
+    while let handle = InboxChain.unlinkFirst(&chain, as: ClosureHandle.self) {
         #expect(handle.body == nil)
         #expect(!handle.isCancelled)
         count += 1
