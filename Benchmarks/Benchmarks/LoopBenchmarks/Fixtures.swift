@@ -48,6 +48,12 @@ enum SubmitForm: Sendable {
     /// `callSoonThreadsafe { GlobalCounter.bump() }`: the closure captures nothing, so no
     /// reference count is touched by both threads: what remains is the hand-over itself.
     case noCapture
+    /// `execute { counter.bump() }`: fire-and-forget, no handle; the hoisted context as `.closure`.
+    case execute
+    /// `execute { GlobalCounter.bump() }`: fire-and-forget with a closure that captures nothing.
+    case executeNoCapture
+    /// `execute { counter.bump(tag: i) }`: fire-and-forget, a context allocated per call.
+    case executePerCall
 }
 
 /// Loop-confined counters in globals, for the `.noCapture` form (one benchmark runs at a time).
@@ -132,6 +138,18 @@ final class MultiLoopFixture: @unchecked Sendable {
         case .noCapture:
             for _ in 0..<count {
                 try! loop.callSoonThreadsafe { try GlobalCounter.bumpMultiLoop() }
+            }
+        case .execute:
+            for _ in 0..<count {
+                try! loop.execute { try counter.bump() }
+            }
+        case .executeNoCapture:
+            for _ in 0..<count {
+                try! loop.execute { try GlobalCounter.bumpMultiLoop() }
+            }
+        case .executePerCall:
+            for tag in 0..<count {
+                try! loop.execute { try counter.bump(tag: tag) }
             }
         }
     }

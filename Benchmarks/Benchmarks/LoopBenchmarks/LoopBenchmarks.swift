@@ -121,8 +121,14 @@ let benchmarks: @Sendable () -> Void = {
     nioSubmit("ThreadsafeSubmit.1P.NIO.closurePerCall", extraProducers: 0, form: .closurePerCall)
     multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.noCapture", extraProducers: 0, form: .noCapture)
     nioSubmit("ThreadsafeSubmit.1P.NIO.noCapture", extraProducers: 0, form: .noCapture)
+    multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.execute", extraProducers: 0, form: .execute)
+    multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.executeNoCapture", extraProducers: 0, form: .executeNoCapture)
+    multiLoopSubmit("ThreadsafeSubmit.1P.MultiLoop.executePerCall", extraProducers: 0, form: .executePerCall)
     multiLoopSubmit("ThreadsafeSubmit.2P.MultiLoop.argument", extraProducers: 1, form: .argument)
+    multiLoopSubmit("ThreadsafeSubmit.2P.MultiLoop.execute", extraProducers: 1, form: .execute)
+    multiLoopSubmit("ThreadsafeSubmit.2P.MultiLoop.executeNoCapture", extraProducers: 1, form: .executeNoCapture)
     nioSubmit("ThreadsafeSubmit.2P.NIO.closure", extraProducers: 1, form: .closure)
+    nioSubmit("ThreadsafeSubmit.2P.NIO.noCapture", extraProducers: 1, form: .noCapture)
 
     // MARK: Scheduling from the loop thread (local callSoon, timers)
 

@@ -64,8 +64,11 @@ static inline ml_word_t ml_fetch_cas_acquire(volatile ml_word_t *p, ml_word_t ex
     return AO_fetch_compare_and_swap_acquire(p, expected, desired);
 }
 
-/// Compare-and-swap with a full barrier (std::memory_order_seq_cst / acq_rel): for transitions
-/// that both publish and consume (closing a word that others pushed to). Returns the value seen.
+/// Compare-and-swap with libatomic_ops' "full" barrier: for transitions that both publish and
+/// consume (closing a word that others pushed to). Returns the value seen. With gcc/clang
+/// atomics (libatomic_ops 7.6) this is an acq_rel compare-exchange (std::memory_order_acq_rel),
+/// not seq_cst: where a later load of another word must not pass it (a Dekker pair), follow it
+/// with `ml_fence_after_rmw()`. On x86 it is a `lock cmpxchg`, a full barrier in hardware.
 static inline ml_word_t ml_fetch_cas_full(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
     return AO_fetch_compare_and_swap_full(p, expected, desired);
 }
@@ -77,6 +80,31 @@ static inline ml_word_t ml_fetch_add_relaxed(volatile ml_word_t *p, ml_word_t de
 
 /// A full memory fence (std::atomic_thread_fence(std::memory_order_seq_cst)).
 static inline void ml_fence_full(void) { AO_nop_full(); }
+
+/// Orders a read-modify-write before the loads that follow it in the same thread, as a
+/// seq_cst fence would. The lane protocol's two Dekker pairs need it (a producer's publishing
+/// CAS, then its load of the wake word; the loop's CAS to SLEEPING, then its loads of the lane
+/// counts): with gcc/clang atomics, libatomic_ops' `_full` CAS is an acq_rel compare-exchange,
+/// and C11 lets both sides of such a pair miss each other's write. On x86 a `lock`-prefixed
+/// instruction is already a full barrier (Intel SDM vol. 3, 8.2.2), so only the compiler is
+/// stopped; elsewhere this is `AO_nop_full()`.
+static inline void ml_fence_after_rmw(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    AO_compiler_barrier();
+#else
+    AO_nop_full();
+#endif
+}
+
+/// A hint for a spin-wait loop (x86 `pause`, arm64 `yield`): lets a sibling hyperthread run and
+/// avoids the memory-order mis-speculation penalty when the awaited line changes. No ordering.
+static inline void ml_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 // MARK: - Clock
 

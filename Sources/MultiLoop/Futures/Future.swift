@@ -114,7 +114,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
     ///
     /// The callback runs on `loop` if given; else on the loop running on the calling thread;
     /// else on the future's own loop. It is scheduled there with `callSoon` (or through the
-    /// inbox when the completion happens on another thread), never run inline by the
+    /// completing thread's lane when that is another thread), never run inline by the
     /// completing call. If the future is already done it is scheduled at once. Callbacks run in
     /// registration order on each loop. An error it throws goes to that loop's exception handler.
     ///

@@ -107,7 +107,11 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
         // Full barrier: the loop's earlier decisions (nothing ready) must not be reordered past
         // the publication of SLEEPING; seq_cst keeps the reasoning simple and costs nothing
         // next to the system call that follows.
-        ml_fetch_cas_full(head, Self.empty, Self.sleeping) == Self.empty
+        guard ml_fetch_cas_full(head, Self.empty, Self.sleeping) == Self.empty else { return false }
+        // The consumer's next step may be a look at work published elsewhere (the lanes): that
+        // look must not pass the publication of SLEEPING (see `InboxLane`, the Dekker pair).
+        ml_fence_after_rmw()
+        return true
     }
 
     /// Leaves the sleeping state after a wake-up of any kind. Consumer only.
@@ -119,6 +123,21 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
         if seen == Self.sleeping { return InboxBatch(newest: nil) }
         // A producer replaced SLEEPING with a chain (and owes, or already made, one wake-up).
         return takeAll()
+    }
+
+    /// For a producer that published work somewhere the consumer scans before it blocks (an
+    /// `InboxLane`), after a full barrier: if the consumer sleeps, ends the sleep
+    /// (`SLEEPING -> EMPTY`). Any thread.
+    ///
+    /// Returns true when this call ended the sleep: the caller, and no other thread, must then
+    /// wake the consumer (once). One transition out of `SLEEPING` per sleep, whether by a push
+    /// or by this, so a sleep costs at most one wake-up.
+    @inline(__always)
+    func claimWakeUp() -> Bool {
+        // A plain load first: while the consumer is awake this line is only read, so the check
+        // costs no transfer. The caller's full barrier orders it after the publication.
+        guard ml_load_acquire(head) == Self.sleeping else { return false }
+        return ml_fetch_cas_full(head, Self.sleeping, Self.empty) == Self.sleeping
     }
 
     /// Closes the inbox: every later push is refused. Returns what was accepted before.

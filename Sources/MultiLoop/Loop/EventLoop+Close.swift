@@ -19,7 +19,7 @@ extension EventLoop {
     /// Idempotent: a second call returns an empty report (a call from another thread while the
     /// first is still closing waits for it). Unlike asyncio, which discards whatever is still
     /// scheduled, close loses nothing that was accepted: every callback handed to the loop before
-    /// the close (still in the inbox, or ready) runs now, on the calling thread, exactly once,
+    /// the close (still in a lane, or ready) runs now, on the calling thread, exactly once,
     /// and a callback that schedules more work during this final batch gets `.closed`. Timers not
     /// yet fired are cancelled and reported. After `close()` every scheduling call throws
     /// `.closed`.
@@ -54,17 +54,17 @@ extension EventLoop {
         acceptingLocal = false
         var report = EventLoopCloseReport()
 
-        // From here on every push is refused; what was accepted before is in `leftover`.
-        var leftover = inbox.close()
-        while let handle = ready.popFirst() {
-            if runAtClose(handle) { report.callbacksRun += 1 }
+        // From here on every registration and every push is refused: first the inbox (no new
+        // lanes), then each lane; what was accepted before goes into the ready queue and the heap.
+        var registrations = inbox.close()
+        while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
+        for lane in lanes {
+            counters.inboxPushes += UInt64(lane._withUnsafeGuaranteedRef { $0.close { work in accept(work) } })
+            lane.release()
         }
-        while let handle = leftover.next() {
-            if handle.kind == .timer {
-                timers.insert(handle)
-            } else if runAtClose(handle) {
-                report.callbacksRun += 1
-            }
+        lanes.removeAll()
+        while let work = ready.popFirst() {
+            if runAtClose(work) { report.callbacksRun += 1 }
         }
         for entry in timers.removeAll() where entry.handle.cancelIfPending() {
             report.timersCancelled += 1
@@ -80,8 +80,13 @@ extension EventLoop {
         return report
     }
 
-    private func runAtClose(_ handle: Handle) -> Bool {
-        guard run(handle) else { return false }
+    private func runAtClose(_ work: consuming LoopWork) -> Bool {
+        switch consume work {
+        case .handle(let handle):
+            guard run(handle) else { return false }
+        case .closure(let body, let location):
+            run(body, at: location)
+        }
         counters.callbacksRun += 1
         return true
     }

@@ -6,8 +6,10 @@ extension EventLoop {
     /// 1. Drop cancelled timers at the top of the heap; rebuild the heap when it holds more than
     ///    100 entries and more than half of them are cancelled.
     /// 2. Sleep unless something is ready or a stop was requested: until the earliest timer, or
-    ///    until woken. Sleeping is the inbox's `EMPTY -> SLEEPING` CAS; if it fails, work arrived.
-    /// 3. Take the inbox into the ready queue (timers into the heap), oldest first.
+    ///    until woken. Sleeping is the inbox's `EMPTY -> SLEEPING` CAS followed by a look at
+    ///    every lane; if the CAS fails or a lane holds work, the loop does not block.
+    /// 3. Register new lanes, then take every lane into the ready queue (timers into the heap),
+    ///    each lane oldest first.
     /// 4. Move the due timers to the ready queue, after what is already there, in
     ///    (deadline, sequence) order.
     /// 5. Run exactly the callbacks that were ready at the start of this step; what they schedule
@@ -23,25 +25,32 @@ extension EventLoop {
         }
 
         // 2. Sleep, or just look.
-        var batch: InboxBatch<Handle>
+        var registrations: InboxBatch<InboxLane<LoopWork>>
         if ready.isEmpty && !stopping {
             let timeout = sleepTimeoutNanoseconds()
-            if timeout != 0 && inbox.prepareToSleep() {
-                waker.sleep(timeoutNanoseconds: timeout)
+            // A first look without any barrier: a busy producer rarely leaves the loop to sleep.
+            if timeout != 0 && !lanesHavePendingItems() && !spinForWork(timeout: timeout)
+                && inbox.prepareToSleep() {
+                // SLEEPING is published (full barrier); look at every lane again. A producer that
+                // published before our CAS is seen here; one that publishes after it sees
+                // SLEEPING and wakes us (see `InboxLane`: the Dekker pair). If a lane holds work
+                // now, do not block; a producer may still end this sleep with one eventfd write,
+                // which makes the next wait return at once.
+                if !lanesHavePendingItems() {
+                    waker.sleep(timeoutNanoseconds: timeout)
+                }
                 counters.wakeups += 1
-                batch = inbox.finishSleeping()
+                registrations = inbox.finishSleeping()
             } else {
-                batch = inbox.takeAll()
+                registrations = inbox.takeAll()
             }
         } else {
-            batch = inbox.takeAll()
+            registrations = inbox.takeAll()
         }
 
-        // 3. The inbox, oldest first.
-        counters.inboxPushes += UInt64(batch.count)
-        while let handle = batch.next() {
-            if handle.kind == .timer { timers.insert(handle) } else { ready.append(handle) }
-        }
+        // 3. New lanes, then every lane, oldest first within each.
+        while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
+        drainLanes()
 
         // 4. Due timers.
         if !timers.isEmpty {
@@ -51,7 +60,7 @@ extension EventLoop {
                 if entry.handle.isCancelledForRun {
                     cancelledTimers.decrement()
                 } else {
-                    ready.append(entry.handle)
+                    ready.append(.handle(entry.handle))
                 }
             }
         }
@@ -65,14 +74,99 @@ extension EventLoop {
         let readyCount = batchToRun.count
         if UInt64(readyCount) > counters.largestBatch { counters.largestBatch = UInt64(readyCount) }
         var ran: UInt64 = 0
-        while var handle = batchToRun.popFirst() {
-            if run(handle) { ran += 1 }
-            if handle.kind == .closureCallback { recycle(&handle) }
+        running: while true {
+            var work = batchToRun.popFirst()
+            switch work {
+            case nil:
+                break running
+            case .handle(var handle)?:
+                // Drop the queue's reference first: `recycle` reuses only a handle it holds alone.
+                work = nil
+                if run(handle) { ran += 1 }
+                if handle.kind == .closureCallback { recycle(&handle) }
+            case .closure(let body, let location)?:
+                run(body, at: location)
+                ran += 1
+            }
         }
         spareReady = batchToRun
         counters.callbacksRun += ran
         counters.iterations += 1
         publishStatistics()
+    }
+
+    /// Takes what the lanes hold into the ready queue (timers into the heap), and drops the lanes
+    /// of producers that have gone. Loop thread only.
+    private func drainLanes() {
+        receivedWork = false
+        // Append to a local queue: a stored property would cost a dynamic exclusivity check
+        // per item.
+        var arrived = ReadyQueue(capacity: 0)
+        swap(&arrived, &ready)
+        defer { swap(&arrived, &ready) }
+        var index = 0
+        while index < lanes.count {
+            let (taken, gone) = lanes[index]._withUnsafeGuaranteedRef { lane in
+                let taken = lane.drain { work in
+                    if case .handle(let handle) = work, handle.kind == .timer {
+                        timers.insert(handle)
+                    } else {
+                        arrived.append(work)
+                    }
+                }
+                // Abandoned (acquire) and then empty: the producer's last push is already taken.
+                return (taken, taken == 0 && lane.isAbandoned && !lane.hasPendingItems)
+            }
+            counters.inboxPushes += UInt64(taken)
+            if taken > 0 { receivedWork = true }
+            if gone {
+                lanes.swapAt(index, lanes.count - 1)
+                lanes.removeLast().release()
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    /// Looks for work from other threads for up to `spinNanoseconds` (less if a timer is due
+    /// sooner), if the last iteration received some; returns whether work arrived.
+    private func spinForWork(timeout: Int64) -> Bool {
+        guard receivedWork, spinNanoseconds > 0 else { return false }
+        let limit = timeout > 0 ? min(timeout, spinNanoseconds) : spinNanoseconds
+        let deadline = ml_monotonic_ns() + limit
+        while true {
+            for _ in 0..<32 {
+                if lanesHavePendingItems() || inbox.hasPendingWork { return true }
+                ml_cpu_relax()
+            }
+            if ml_monotonic_ns() >= deadline { return false }
+        }
+    }
+
+    /// Whether any lane holds work not yet taken (the sleeper's scan). Loop thread only.
+    private func lanesHavePendingItems() -> Bool {
+        lanes.contains { $0._withUnsafeGuaranteedRef { $0.hasPendingItems } }
+    }
+
+    /// Files work that arrived from another thread: timers into the heap, the rest ready.
+    @inline(__always)
+    func accept(_ work: consuming LoopWork) {
+        if case .handle(let handle) = work, handle.kind == .timer {
+            timers.insert(handle)
+        } else {
+            ready.append(work)
+        }
+    }
+
+    /// Runs a bare closure (`execute`); a thrown error goes to the exception handler.
+    @inline(__always)
+    func run(_ body: @Sendable () throws -> Void, at location: CallbackLocation) {
+        do {
+            try body()
+        } catch {
+            callExceptionHandler(EventLoopErrorContext(
+                message: "exception in callback", error: error, location: location))
+        }
     }
 
     /// Hands a spent closure handle back to the producers, unless someone still holds it.

@@ -27,9 +27,9 @@ extension EventLoop {
     /// asyncio: `loop.stop()` (which is not thread-safe; this one is).
     ///
     /// From the loop thread it sets a flag. From another thread it sends a stop request through
-    /// the inbox, which wakes a sleeping loop; the loop stops at the end of the iteration that
-    /// receives it. Sent while the loop is not running, the request makes the next `runForever`
-    /// run one iteration and return. On a closed loop it does nothing.
+    /// that thread's lane, which wakes a sleeping loop; the loop stops at the end of the
+    /// iteration that receives it. Sent while the loop is not running, the request makes the
+    /// next `runForever` run one iteration and return. On a closed loop it does nothing.
     public func stop(file: StaticString = #fileID, line: UInt = #line) {
         if isOnLoopThread {
             stopping = true

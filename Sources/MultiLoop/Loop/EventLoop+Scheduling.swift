@@ -41,9 +41,10 @@ extension EventLoop {
     /// Schedules `callback` from any thread, waking the loop if it sleeps.
     /// asyncio: `loop.call_soon_threadsafe(callback)`.
     ///
-    /// One CAS on the lock-free inbox when called from another thread; no system call unless the
-    /// loop was asleep, and then exactly one eventfd write for however many producers race to
-    /// wake it. From the loop thread itself it is a plain append, as `callSoon`.
+    /// One CAS on the calling thread's lock-free lane into the loop when called from another
+    /// thread; no system call unless the loop was asleep, and then exactly one eventfd write for
+    /// however many producers race to wake it. From the loop thread itself it is a plain append,
+    /// as `callSoon`. When you do not need the handle, `execute(_:)` is cheaper.
     ///
     /// - Throws: `EventLoopError.closed` when the loop is closed; the callback was not taken.
     @discardableResult
@@ -60,13 +61,37 @@ extension EventLoop {
         try callSoon(file: file, line: line, callback, argument)
     }
 
+    /// Runs `callback` on the loop as soon as possible, from any thread, and returns nothing:
+    /// the cheapest way to hand work to a loop. SwiftNIO: `EventLoop.execute`; asyncio has no
+    /// equivalent (`call_soon_threadsafe`, which returns a handle, is the closest).
+    ///
+    /// There is no handle, so the callback cannot be cancelled, and nothing is allocated besides
+    /// the closure's context (none if it captures nothing). From another thread it is one CAS on
+    /// the calling thread's lane into this loop; callbacks from one thread run in the order it
+    /// submitted them, interleaved in that order with its `callSoon`, `callSoonThreadsafe` and
+    /// timers. From the loop thread it is a plain append, as `callSoon`. An error thrown by the
+    /// callback goes to the exception handler, with the place it was submitted from.
+    ///
+    /// - Throws: `EventLoopError.closed` when the loop is closed; the callback was not taken.
+    ///   Otherwise it will run exactly once: in an iteration, or during `close()`.
+    public func execute(file: StaticString = #fileID, line: UInt = #line,
+                        _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) {
+        let work = LoopWork.closure(callback, CallbackLocation(file: file, line: line))
+        if isOnLoopThread {
+            guard acceptingLocal else { throw .closed }
+            ready.append(work)
+            return
+        }
+        try submit(work)
+    }
+
     /// Schedules `callback` to run `delay` seconds from now (on `time()`). Any thread.
     /// asyncio: `loop.call_later(delay, callback)`.
     ///
     /// The deadline is fixed when this is called, on the calling thread. A zero or negative delay
     /// runs in the next iteration, after the callbacks already ready. Timers with equal deadlines
     /// fire in the order they reached the loop (asyncio leaves that order unspecified). From
-    /// another thread the timer travels through the inbox; only the loop thread touches the heap.
+    /// another thread the timer travels through that thread's lane; only the loop thread touches the heap.
     ///
     /// - Throws: `EventLoopError.invalidDelay` for NaN or infinity; `.closed` on a closed loop.
     @discardableResult
@@ -102,23 +127,51 @@ extension EventLoop {
         return TimerHandle(handle: handle)
     }
 
-    /// Hands a handle to the loop: locally on the loop thread, else through the inbox.
+    /// Hands a handle to the loop: locally on the loop thread, else through the calling
+    /// thread's lane.
     @inline(__always)
     func schedule(_ handle: Handle) throws(EventLoopError) {
         if isOnLoopThread {
             guard acceptingLocal else { throw .closed }
-            if handle.kind == .timer { timers.insert(handle) } else { ready.append(handle) }
+            if handle.kind == .timer { timers.insert(handle) } else { ready.append(.handle(handle)) }
             return
         }
-        switch inbox.push(handle) {
+        try submit(.handle(handle))
+    }
+
+    /// Hands work to the loop through the calling thread's lane (never from the loop thread:
+    /// that one appends locally), waking the loop if it sleeps.
+    @inline(__always)
+    func submit(_ work: consuming LoopWork) throws(EventLoopError) {
+        let producer = ProducerLanes.current
+        let lane = try producer.pointee.lane(into: self)
+        // The table keeps the lane alive: no reference count is touched (see `ProducerLanes`).
+        var pending: LoopWork? = consume work
+        guard lane._withUnsafeGuaranteedRef({ $0.push(pending.take()!) }) else {
+            producer.pointee.forget(id)
+            throw .closed
+        }
+        // The push's full barrier orders this check after the publication (see `InboxLane`).
+        if inbox.claimWakeUp() { wakeUp() }
+    }
+
+    /// Registers a producer's new lane: pushed through the inbox, which wakes a sleeping loop.
+    ///
+    /// - Throws: `EventLoopError.closed` when the loop is closed; the lane was not taken.
+    func register(_ lane: InboxLane<LoopWork>) throws(EventLoopError) {
+        switch inbox.push(lane) {
         case .accepted:
             return
         case .acceptedConsumerSleeping:
-            // This push replaced SLEEPING: this producer, and no other, owes the loop one wake-up.
-            _ = ml_fetch_add_relaxed(words.word(line: 2, index: 0), 1)
-            waker.wake()
+            wakeUp()
         case .rejectedClosed:
             throw .closed
         }
+    }
+
+    /// Writes the eventfd. Only the one thread that took the inbox out of `SLEEPING` calls it.
+    private func wakeUp() {
+        _ = ml_fetch_add_relaxed(words.word(line: 2, index: 0), 1)
+        waker.wake()
     }
 }

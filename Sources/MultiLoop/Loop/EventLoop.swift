@@ -10,29 +10,50 @@ import CMultiLoopSystem
 ///
 /// ## Threads
 /// - The *loop thread* is whichever thread is inside `runForever` (or `close`). Only it touches
-///   the ready queue and the timer heap; everything other threads hand over travels through the
-///   lock-free inbox (see `MPSCInbox`).
+///   the ready queue and the timer heap; everything other threads hand over travels through
+///   their own lock-free lane into the loop (see `InboxLane`; the lanes register through the
+///   loop's `MPSCInbox`, whose word also holds the loop's sleep state).
 /// - Every public method is safe to call from any thread. Scheduling from the loop thread is a
 ///   plain append (no atomic operation); from any other thread (or while the loop is not
-///   running) it is one CAS on the inbox, plus one eventfd write if the loop was asleep.
+///   running) it is one CAS on the thread's lane, plus one eventfd write if the loop was asleep.
 /// - A loop never runs on two threads at once, and a thread never runs two loops at once.
 ///
+/// ## Order
+/// - Callbacks handed over by one thread run in the order that thread handed them over
+///   (`execute`, `callSoon`, `callSoonThreadsafe`, done callbacks it schedules, its `stop()`;
+///   its timers enter the heap in that order too).
+/// - Work that another thread handed over before a callback of this loop started (the callback
+///   can see that it was) is taken by the next iteration at the latest, and runs in it. So a
+///   callback that schedules a callback (`callSoon`) that schedules a third one runs that third
+///   one after all of it.
+///
 /// ## Not guaranteed
-/// - No fairness between producers: callbacks from one producer run in the order it submitted
-///   them; callbacks from different producers interleave in the order their pushes reached the
-///   inbox.
+/// - No order between threads: each thread has its own lane into the loop, and the loop takes
+///   the lanes in turn, so callbacks that two threads hand over run grouped by thread, even if
+///   one thread submitted after learning that the other had. asyncio and SwiftNIO, whose loops
+///   take every submission through one locked queue, keep that order; the lanes are what make
+///   MultiLoop's submission several times cheaper. To order work across threads, let the first
+///   piece of work start the second (complete a future the second waits for), or submit both
+///   from one thread.
+/// - No fairness between producers.
 /// - Timers fire no earlier than their deadline, and as soon after it as the loop gets to them:
 ///   a callback that blocks delays everything.
 public final class EventLoop: @unchecked Sendable {
     // MARK: Shared words (C atomics only)
 
-    /// Line 0: the inbox head. Line 1: written by the loop thread only (owner thread and the
+    /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner thread and the
     /// statistics). Line 2: written by producers (eventfd writes). Line 3: the recycler's head.
     let words = CacheAlignedWords(lines: 4)
-    let inbox: MPSCInbox<Handle>
+    /// The wake word, and the channel through which producers register their lanes: every piece
+    /// of work another thread hands over travels through that thread's `InboxLane`.
+    let inbox: MPSCInbox<InboxLane<LoopWork>>
     let recycler: HandleRecycler
     let waker: EventLoopWaker
     let cancelledTimers = CancelledTimerCounter()
+    /// See `init(spinBeforeSleep:)`.
+    let spinNanoseconds: Int64
+    /// Unique in the process, never reused (producers key their lanes by it); starts at 1.
+    let id = UInt64(truncatingIfNeeded: ml_fetch_add_relaxed(loopIDCounter, 1)) + 1
 
     /// `pthread_self()` of the thread running (or closing) the loop, 0 when none. Written by that
     /// thread under `lifecycleLock`; read relaxed by anyone: a thread compares it with its own
@@ -54,6 +75,12 @@ public final class EventLoop: @unchecked Sendable {
     /// between iterations.
     var spareReady = ReadyQueue()
     var timers = TimerHeap()
+    /// The producers' lanes, in registration order (see `InboxLane`), each held +1 by hand: the
+    /// loop reads them without touching their reference counts, which their producers' lines
+    /// would otherwise share.
+    var lanes: [Unmanaged<InboxLane<LoopWork>>] = []
+    /// Whether the last iteration took work from a lane (then the loop spins before sleeping).
+    var receivedWork = false
     /// asyncio's `_stopping`: leave `runForever` after the current iteration.
     var stopping = false
     /// Whether the loop thread may schedule locally (false while `close()` runs the last batch).
@@ -78,9 +105,18 @@ public final class EventLoop: @unchecked Sendable {
     /// Creates a loop that is not running and is not set as any thread's current loop.
     /// asyncio: `asyncio.new_event_loop()`.
     ///
+    /// - Parameter spinBeforeSleep: how long the loop keeps looking for work from other threads,
+    ///   after an iteration that received some, before it goes to sleep (0 never spins). A
+    ///   thread that streams work to the loop then rarely finds it asleep, and so rarely pays for
+    ///   waking it (an eventfd write, and tens of microseconds before the loop runs again on a
+    ///   virtual machine). The spin reads the lanes' counters only (no writes, a `pause` between
+    ///   reads) and ends at the first work, the earliest timer, or the limit. asyncio and
+    ///   SwiftNIO never spin; tokio's workers do, briefly.
     /// - Throws: `EventLoopError.systemCallFailed` if the eventfd or epoll instance cannot be
     ///   created (for example when the process is out of file descriptors).
-    public init() throws(EventLoopError) {
+    public init(spinBeforeSleep: Duration = .microseconds(20)) throws(EventLoopError) {
+        let (seconds, attoseconds) = spinBeforeSleep.components
+        spinNanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         waker = try EventLoopWaker()
         inbox = MPSCInbox(head: words.word(line: 0))
         recycler = HandleRecycler(head: words.word(line: 3))
@@ -90,8 +126,13 @@ public final class EventLoop: @unchecked Sendable {
         // An unclosed loop can still hold accepted callbacks; nobody can run them any more.
         // Say so, like asyncio's "unclosed event loop" warning, rather than dropping them silently.
         recycler.drain()
-        let leftover = inbox.close()
-        let pending = leftover.count + ready.count
+        var registrations = inbox.close()
+        while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
+        var pending = ready.count
+        for lane in lanes {
+            pending += lane._withUnsafeGuaranteedRef { $0.close { _ in } }
+            lane.release()
+        }
         if pending > 0 {
             defaultExceptionHandler(EventLoopErrorContext(
                 message: "event loop deallocated without close(): \(pending) accepted callback(s) never ran"))
@@ -119,6 +160,13 @@ public final class EventLoop: @unchecked Sendable {
         lifecycleLock.withLock { lifecycle == .closing || lifecycle == .closed }
     }
 }
+
+/// The source of `EventLoop.id`. A relaxed fetch-and-add: only uniqueness matters.
+private nonisolated(unsafe) let loopIDCounter: UnsafeMutablePointer<ml_word_t> = {
+    let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
+    word.initialize(to: 0)
+    return word
+}()
 
 /// 128 bytes of nothing, to keep stored properties written by one thread off the cache lines
 /// that others read (two 64-byte lines: the adjacent-line prefetcher pairs them).

@@ -11,18 +11,30 @@ public struct EventLoopErrorContext: Sendable, CustomStringConvertible {
     public var message: String
     /// The error, when there is one.
     public var error: (any Error)?
-    /// The callback concerned, when there is one.
+    /// The callback concerned, when it has a handle.
     public var handle: Handle?
+    /// Where the callback concerned was scheduled (`file:line`), when there is one: the
+    /// handle's location, or the place `execute` was called from (such callbacks have no handle).
+    public var location: String?
 
-    public init(message: String, error: (any Error)? = nil, handle: Handle? = nil) {
+    public init(message: String, error: (any Error)? = nil, handle: Handle? = nil, location: String? = nil) {
         self.message = message
         self.error = error
         self.handle = handle
+        self.location = location ?? handle?.location
+    }
+
+    init(message: String, error: any Error, location: CallbackLocation) {
+        self.init(message: message, error: error, location: location.description)
     }
 
     public var description: String {
         var text = message
-        if let handle { text += "\n  handle: \(handle)" }
+        if let handle {
+            text += "\n  handle: \(handle)"
+        } else if let location {
+            text += "\n  callback scheduled at \(location)"
+        }
         if let error { text += "\n  error: \(String(reflecting: error))" }
         return text
     }

@@ -9,14 +9,17 @@ public struct EventLoopStatistics: Sendable, Equatable, CustomStringConvertible 
     public var iterations: UInt64
     /// Callbacks run (including timers and those run by `close()`); cancelled ones are not counted.
     public var callbacksRun: UInt64
-    /// Writes to the loop's eventfd. At most one per sleep; none while the loop is awake.
+    /// Writes to the loop's eventfd. At most one per sleep (so never more than `wakeups`, plus
+    /// one for a sleep in progress); none while the loop is awake.
     public var eventfdWrites: UInt64
-    /// Times the loop blocked in epoll and woke up again (for any reason: work, timer, signal).
+    /// Sleeps the loop announced and left again: it blocked in epoll and woke up (for any
+    /// reason: work, a timer, a signal), or it found work in a producer's lane right after the
+    /// announcement and did not block.
     public var wakeups: UInt64
     /// The largest number of callbacks run in one iteration.
     public var largestBatch: UInt64
-    /// Items received through the inbox (thread-safe submissions, cross-thread timers, stop
-    /// requests), counted when the loop takes them.
+    /// Items received from other threads through their lanes (thread-safe submissions,
+    /// cross-thread timers, done callbacks, stop requests), counted when the loop takes them.
     public var inboxPushes: UInt64
 
     public init(iterations: UInt64 = 0, callbacksRun: UInt64 = 0, eventfdWrites: UInt64 = 0,

@@ -43,7 +43,7 @@ struct EventLoopWaker: ~Copyable {
     }
 
     /// Blocks the loop thread until a wake-up, the timeout (nanoseconds; -1 forever) or a
-    /// signal. Any return is allowed to be spurious: the caller re-checks its inbox.
+    /// signal. Any return is allowed to be spurious: the caller re-checks for work.
     func sleep(timeoutNanoseconds: Int64) {
         _ = ml_epoll_wait_ns(epollFD, timeoutNanoseconds)
     }

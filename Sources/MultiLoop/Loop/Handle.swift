@@ -40,30 +40,21 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     static let fired: ml_word_t = 1
     static let cancelledBit: ml_word_t = 2
 
-    // Packed into one word after `inboxNext`, with `fileStart` in the next: with a closure, the
-    // whole handle is 64 bytes, one cache line to hand from producer to loop.
+    // The location (14 bytes) and the kind share two words after `inboxNext` (Swift places a
+    // field in the tail padding of the struct before it): with a closure, the whole handle is 64
+    // bytes, one cache line to hand from producer to loop.
+    private(set) var callbackLocation: CallbackLocation
     let kind: Kind
-    private var fileLength: UInt16
-    private var line: UInt32
-    private var fileStart: UnsafeRawPointer
 
     init(kind: Kind, file: StaticString, line: UInt) {
+        self.callbackLocation = CallbackLocation(file: file, line: line)
         self.kind = kind
-        (fileStart, fileLength) = Self.pack(file)
-        self.line = UInt32(truncatingIfNeeded: line)
     }
 
     /// Resets the source location of a recycled handle.
     final func relocate(file: StaticString, line: UInt) {
-        (fileStart, fileLength) = Self.pack(file)
-        self.line = UInt32(truncatingIfNeeded: line)
+        callbackLocation = CallbackLocation(file: file, line: line)
     }
-
-    private static func pack(_ file: StaticString) -> (UnsafeRawPointer, UInt16) {
-        guard file.hasPointerRepresentation else { return (UnsafeRawPointer(unknownFile.utf8Start), 1) }
-        return (UnsafeRawPointer(file.utf8Start), UInt16(clamping: file.utf8CodeUnitCount))
-    }
-    private static let unknownFile: StaticString = "?"
 
     @inline(__always)
     var stateWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) }
@@ -120,10 +111,7 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     final func resetState() { ml_store_relaxed(stateWord, 0) }
 
     /// Where the callback was scheduled (`#fileID:#line`).
-    public var location: String {
-        let bytes = UnsafeRawBufferPointer(start: fileStart, count: Int(fileLength))
-        return "\(String(decoding: bytes, as: UTF8.self)):\(line)"
-    }
+    public var location: String { callbackLocation.description }
 
     public var description: String {
         let what: String

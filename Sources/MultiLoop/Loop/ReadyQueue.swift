@@ -1,46 +1,65 @@
-/// The loop's FIFO of handles ready to run: a growable ring buffer.
+/// The loop's FIFO of work ready to run: a growable ring buffer.
 ///
 /// Loop thread only (or the thread closing the loop). O(1) amortized append and removal; the
-/// storage only grows, so a steady state allocates nothing.
-struct ReadyQueue {
-    private var storage: ContiguousArray<Handle?>
+/// storage only grows, so a steady state allocates nothing. The slots are raw memory (moved in
+/// and out, never copied), so the hot path has no optional wrapping and no reference counting.
+/// Not copyable: exactly one owner frees the storage, and the loop's double buffer is exchanged
+/// with `swap`.
+struct ReadyQueue: ~Copyable {
+    private var storage: UnsafeMutablePointer<LoopWork>
+    private var capacity: Int
     private var headIndex = 0
     private(set) var count = 0
 
-    /// A queue with `capacity` slots; 0 allocates nothing (the first append does).
+    /// A queue with room for `capacity` items before it grows; 0 allocates nothing (a
+    /// placeholder for `swap`, or a queue whose first append allocates).
     init(capacity: Int = 256) {
-        storage = capacity > 0 ? ContiguousArray(repeating: nil, count: capacity) : []
+        self.capacity = capacity
+        storage = capacity > 0
+            ? .allocate(capacity: capacity)
+            : UnsafeMutablePointer(bitPattern: MemoryLayout<LoopWork>.alignment)!  // never read
+    }
+
+    deinit {
+        var index = headIndex
+        for _ in 0..<count {
+            (storage + index).deinitialize(count: 1)
+            index += 1
+            if index == capacity { index = 0 }
+        }
+        if capacity > 0 { storage.deallocate() }
     }
 
     var isEmpty: Bool { count == 0 }
 
     @inline(__always)
-    mutating func append(_ handle: Handle) {
-        if count == storage.count { grow() }
+    mutating func append(_ work: consuming LoopWork) {
+        if count == capacity { grow() }
         var index = headIndex + count
-        if index >= storage.count { index -= storage.count }
-        storage[index] = handle
+        if index >= capacity { index -= capacity }
+        (storage + index).initialize(to: work)
         count += 1
     }
 
     @inline(__always)
-    mutating func popFirst() -> Handle? {
+    mutating func popFirst() -> LoopWork? {
         guard count > 0 else { return nil }
-        let handle = storage[headIndex].take()
+        let work = (storage + headIndex).move()
         headIndex += 1
-        if headIndex == storage.count { headIndex = 0 }
+        if headIndex == capacity { headIndex = 0 }
         count -= 1
-        return handle
+        return work
     }
 
     private mutating func grow() {
-        var bigger = ContiguousArray<Handle?>(repeating: nil, count: max(16, storage.count * 2))
-        for offset in 0..<count {
-            var index = headIndex + offset
-            if index >= storage.count { index -= storage.count }
-            bigger[offset] = storage[index].take()
-        }
+        let newCapacity = max(16, capacity * 2)
+        let bigger = UnsafeMutablePointer<LoopWork>.allocate(capacity: newCapacity)
+        let firstRun = min(count, capacity - headIndex)
+        bigger.moveInitialize(from: storage + headIndex, count: firstRun)
+        (bigger + firstRun).moveInitialize(from: storage, count: count - firstRun)
+        if capacity > 0 { storage.deallocate() }
         storage = bigger
+        capacity = newCapacity
         headIndex = 0
     }
 }

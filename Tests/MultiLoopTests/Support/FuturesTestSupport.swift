@@ -132,9 +132,10 @@ enum FutureTesting {
             return try outcome.value!.get()
         }
 
-        /// Blocks until every callback scheduled on the loop before this call has run.
+        /// Blocks until every callback scheduled on the loop before this call, by any thread,
+        /// has run (see `settle`).
         func drain() throws {
-            try sync {}
+            try settle(loop)
         }
 
         /// Stops the loop, joins its thread and closes the loop. Idempotent.

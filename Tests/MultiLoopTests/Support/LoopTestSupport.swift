@@ -24,6 +24,24 @@ func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () throw
     return try future.wait(timeout: 60)
 }
 
+/// Blocks until everything handed to `loop` before this call, by any thread, has run. The loop
+/// must be running on another thread.
+///
+/// One round trip is not enough: callbacks from different threads are ordered only per thread
+/// (see `EventLoop`), so work another thread submitted just before may be taken in the next
+/// iteration, after our callback. Everything submitted before our callback was taken is taken by
+/// the next iteration at the latest, and runs in it; a second local hop, scheduled during that
+/// iteration, runs after all of it.
+func settle(_ loop: EventLoop) throws {
+    let future = loop.createFuture(of: Void.self)
+    try loop.execute {
+        try loop.callSoon {
+            try loop.callSoon { try future.setResult(()) }
+        }
+    }
+    try future.wait(timeout: 60)
+}
+
 /// Collects exception-handler reports.
 final class ErrorLog: @unchecked Sendable {
     private let reports = Locked<[EventLoopErrorContext]>([])
