@@ -81,11 +81,10 @@ extension EventLoop {
     }
 
     private func runAtClose(_ work: consuming LoopWork) -> Bool {
-        switch consume work {
-        case .handle(let handle):
+        if let handle = work.handle.take() {
             guard run(handle) else { return false }
-        case .closure(let body, let location):
-            run(body, at: location)
+        } else if let body = work.body.take() {
+            run(body, at: work.location)
         }
         counters.callbacksRun += 1
         return true

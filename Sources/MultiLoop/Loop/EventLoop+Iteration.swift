@@ -74,18 +74,15 @@ extension EventLoop {
         let readyCount = batchToRun.count
         if UInt64(readyCount) > counters.largestBatch { counters.largestBatch = UInt64(readyCount) }
         var ran: UInt64 = 0
-        running: while true {
-            var work = batchToRun.popFirst()
-            switch work {
-            case nil:
-                break running
-            case .handle(var handle)?:
-                // Drop the queue's reference first: `recycle` reuses only a handle it holds alone.
-                work = nil
+        while var work = batchToRun.popFirst() {
+            if var handle = work.handle.take() {
+                // Moved out: `recycle` reuses only a handle it holds alone.
                 if run(handle) { ran += 1 }
                 if handle.kind == .closureCallback { recycle(&handle) }
-            case .closure(let body, let location)?:
-                run(body, at: location)
+            } else if let body = work.body.take() {
+                // Moved out, never copied: a copy would retain and release the context, a line
+                // the producer's core may be writing, once more per callback.
+                run(body, at: work.location)
                 ran += 1
             }
         }
@@ -107,9 +104,9 @@ extension EventLoop {
         var index = 0
         while index < lanes.count {
             let (taken, gone) = lanes[index]._withUnsafeGuaranteedRef { lane in
-                let taken = lane.drain { work in
-                    if case .handle(let handle) = work, handle.kind == .timer {
-                        timers.insert(handle)
+                let taken = lane.drain { (work: consuming LoopWork) in
+                    if work.isTimer {
+                        timers.insert(work.handle.take()!)
                     } else {
                         arrived.append(work)
                     }
@@ -151,8 +148,8 @@ extension EventLoop {
     /// Files work that arrived from another thread: timers into the heap, the rest ready.
     @inline(__always)
     func accept(_ work: consuming LoopWork) {
-        if case .handle(let handle) = work, handle.kind == .timer {
-            timers.insert(handle)
+        if work.isTimer {
+            timers.insert(work.handle.take()!)
         } else {
             ready.append(work)
         }

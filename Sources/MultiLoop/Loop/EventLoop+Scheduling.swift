@@ -70,12 +70,15 @@ extension EventLoop {
     /// the calling thread's lane into this loop; callbacks from one thread run in the order it
     /// submitted them, interleaved in that order with its `callSoon`, `callSoonThreadsafe` and
     /// timers. From the loop thread it is a plain append, as `callSoon`. An error thrown by the
-    /// callback goes to the exception handler, with the place it was submitted from.
+    /// callback goes to the exception handler, with the place it was submitted from. What the
+    /// closure captures is released as soon as it has run.
     ///
     /// - Throws: `EventLoopError.closed` when the loop is closed; the callback was not taken.
     ///   Otherwise it will run exactly once: in an iteration, or during `close()`.
     public func execute(file: StaticString = #fileID, line: UInt = #line,
-                        _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) {
+                        _ callback: consuming @escaping @Sendable () throws -> Void) throws(EventLoopError) {
+        // `consuming`: the caller's reference to the closure's context moves into the lane, so
+        // no extra retain (and later release) of a context other threads may share.
         let work = LoopWork.closure(callback, CallbackLocation(file: file, line: line))
         if isOnLoopThread {
             guard acceptingLocal else { throw .closed }

@@ -3,10 +3,25 @@
 ///
 /// A `Handle` when the caller asked for one (`callSoon`, timers, done callbacks, stop requests);
 /// a bare closure and where it was submitted for `execute`, which returns nothing and so needs
-/// no object at all.
-enum LoopWork {
-    case handle(Handle)
-    case closure(@Sendable () throws -> Void, CallbackLocation)
+/// no object at all. Exactly one of `handle` and `body` is set. A struct of optionals rather
+/// than an enum, so that the loop can move either part out (`take()`) without copying it: a copy
+/// of a closure retains its context, whose reference count the producer's core also writes.
+struct LoopWork {
+    var handle: Handle?
+    var body: (@Sendable () throws -> Void)?
+    var location: CallbackLocation
+
+    static func handle(_ handle: Handle) -> LoopWork {
+        LoopWork(handle: handle, body: nil, location: handle.callbackLocation)
+    }
+
+    static func closure(_ body: consuming @escaping @Sendable () throws -> Void,
+                        _ location: CallbackLocation) -> LoopWork {
+        LoopWork(handle: nil, body: body, location: location)
+    }
+
+    /// Whether this is a timer (which goes into the heap, not the ready queue).
+    var isTimer: Bool { handle?.kind == .timer }
 }
 
 /// Where a callback was scheduled (`#fileID:#line`), packed into two words.
