@@ -11,8 +11,9 @@ struct LoopWork {
     var body: (@Sendable () throws -> Void)?
     var location: CallbackLocation
 
+    /// A handle carries its own location; `location` is not read for it.
     static func handle(_ handle: Handle) -> LoopWork {
-        LoopWork(handle: handle, body: nil, location: handle.callbackLocation)
+        LoopWork(handle: handle, body: nil, location: CallbackLocation())
     }
 
     static func closure(_ body: consuming @escaping @Sendable () throws -> Void,
@@ -44,7 +45,15 @@ struct CallbackLocation: @unchecked Sendable, CustomStringConvertible {
     }
     private static let unknownFile: StaticString = "?"
 
+    /// "?:0", without touching anything: for work whose location lives elsewhere (a handle).
+    init() {
+        fileStart = UnsafeRawPointer(bitPattern: 1)!
+        fileLength = 0
+        line = 0
+    }
+
     var description: String {
+        guard fileLength > 0 else { return "?:\(line)" }
         let bytes = UnsafeRawBufferPointer(start: fileStart, count: Int(fileLength))
         return "\(String(decoding: bytes, as: UTF8.self)):\(line)"
     }
