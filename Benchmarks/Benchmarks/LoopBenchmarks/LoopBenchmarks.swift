@@ -8,6 +8,8 @@
 //
 //   ThreadsafeSubmit.1P.*  one producer thread (the benchmark thread) submits N = 1M callbacks
 //   ThreadsafeSubmit.1P.*.noCapture  the same with a closure that captures nothing (globals)
+//   ThreadsafeSubmit.*.MultiLoop.execute*  MultiLoop's `execute` (fire-and-forget, NIO's twin);
+//                          the other MultiLoop forms use `callSoonThreadsafe` (returns a Handle)
 //   ThreadsafeSubmit.2P.*  two producer threads submit N/2 each
 //   LocalSchedule.*        a callback on the loop thread schedules N = 1M callbacks on its loop
 //   TimerFire.*            a callback on the loop thread sets N = 1000 timers due now; all fire
