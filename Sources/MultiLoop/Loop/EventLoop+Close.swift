@@ -85,6 +85,8 @@ extension EventLoop {
             guard run(handle) else { return false }
         } else if let body = work.body.take() {
             run(body, at: work.location)
+        } else if let job = work.job {
+            runJob(job)
         }
         counters.callbacksRun += 1
         return true

@@ -84,6 +84,9 @@ extension EventLoop {
                 // the producer's core may be writing, once more per callback.
                 run(body, at: work.location)
                 ran += 1
+            } else if let job = work.job {
+                runJob(job)
+                ran += 1
             }
         }
         spareReady = batchToRun

@@ -97,6 +97,12 @@ public final class EventLoop: @unchecked Sendable {
     let lifecycleLock = PThreadMutex()
     var lifecycle = Lifecycle.idle
 
+    // MARK: Tasks (guarded by `taskLock`; see `createTask`)
+
+    let taskLock = PThreadMutex()
+    /// The loop's tasks that are not done, keyed by their future. asyncio: `_all_tasks`.
+    var liveTasks: [ObjectIdentifier: any CancellableLoopTask] = [:]
+
     // MARK: Errors (guarded by `errorLock`)
 
     let errorLock = PThreadMutex()

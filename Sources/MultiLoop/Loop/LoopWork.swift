@@ -3,22 +3,29 @@
 ///
 /// A `Handle` when the caller asked for one (`callSoon`, timers, done callbacks, stop requests);
 /// a bare closure and where it was submitted for `execute`, which returns nothing and so needs
-/// no object at all. Exactly one of `handle` and `body` is set. A struct of optionals rather
+/// no object at all; a job when the loop serves as a Swift executor. Exactly one of `handle`,
+/// `body` and `job` is set. A struct of optionals rather
 /// than an enum, so that the loop can move either part out (`take()`) without copying it: a copy
 /// of a closure retains its context, whose reference count the producer's core also writes.
-struct LoopWork {
+struct LoopWork: @unchecked Sendable {
     var handle: Handle?
     var body: (@Sendable () throws -> Void)?
     var location: CallbackLocation
+    /// A Swift concurrency job (the loop as an executor): runs with `runSynchronously`.
+    var job: UnownedJob?
 
     /// A handle carries its own location; `location` is not read for it.
     static func handle(_ handle: Handle) -> LoopWork {
-        LoopWork(handle: handle, body: nil, location: CallbackLocation())
+        LoopWork(handle: handle, body: nil, location: CallbackLocation(), job: nil)
     }
 
     static func closure(_ body: consuming @escaping @Sendable () throws -> Void,
                         _ location: CallbackLocation) -> LoopWork {
-        LoopWork(handle: nil, body: body, location: location)
+        LoopWork(handle: nil, body: body, location: location, job: nil)
+    }
+
+    static func job(_ job: UnownedJob) -> LoopWork {
+        LoopWork(handle: nil, body: nil, location: CallbackLocation(), job: job)
     }
 
     /// Whether this is a timer (which goes into the heap, not the ready queue).

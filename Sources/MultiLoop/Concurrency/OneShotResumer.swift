@@ -1,0 +1,48 @@
+/// A suspended task that two parties race to resume: the event it waits for (a done callback, a
+/// timer) and its cancellation handler. Exactly one of them gets the continuation, under the
+/// lock; the loser finds nil. Any thread.
+///
+/// `Token` is whatever the cancellation must undo (a done-callback registration, a timer), kept
+/// here once it exists: a cancel that comes first makes `keep` return false, and the caller then
+/// undoes it itself.
+final class OneShotResumer<Value: Sendable, Token>: @unchecked Sendable {
+    private let lock = PThreadMutex()
+    private var continuation: UnsafeContinuation<Value, any Error>?
+    private var token: Token?
+    private var cancelled = false
+
+    /// Stores the continuation; false if the task was cancelled before it suspended.
+    func install(_ continuation: UnsafeContinuation<Value, any Error>) -> Bool {
+        lock.withLock {
+            guard !cancelled else { return false }
+            self.continuation = continuation
+            return true
+        }
+    }
+
+    /// Keeps what a cancel must undo; false if a cancel already happened (undo it yourself).
+    func keep(_ token: Token) -> Bool {
+        lock.withLock {
+            guard !cancelled else { return false }
+            self.token = token
+            return true
+        }
+    }
+
+    /// The continuation, once: for whoever resumes it.
+    func takeContinuation() -> UnsafeContinuation<Value, any Error>? {
+        lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+    }
+
+    /// Marks the wait cancelled; returns the continuation (unless already taken) and the token.
+    func cancel() -> (UnsafeContinuation<Value, any Error>?, Token?) {
+        lock.withLock {
+            cancelled = true
+            defer { continuation = nil; token = nil }
+            return (continuation, token)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/// Suspends the calling task for `seconds`. asyncio: `await asyncio.sleep(seconds)`.
+///
+/// On a loop's task the wake-up is one of the loop's own timers (`callLater`), and the task
+/// resumes on the loop. `sleep(0)` (or any delay ≤ 0) yields to the loop exactly once: the task
+/// goes to the back of the ready queue and resumes in the next iteration, after the callbacks
+/// already scheduled. `.infinity` sleeps until cancelled. Off a loop (a task of Swift's global
+/// executor) it falls back to `Task.sleep` / `Task.yield`.
+///
+/// Cancellation-aware: cancelling the task ends the sleep at once with `CancellationError` (the
+/// timer is cancelled). A task already cancelled throws before sleeping, `sleep(0)` included.
+///
+/// - Throws: `CancellationError`; `EventLoopError.invalidDelay` for NaN.
+public func sleep(_ seconds: Double) async throws {
+    if seconds.isNaN { throw EventLoopError.invalidDelay(seconds) }
+    try Task.checkCancellation()
+    guard let loop = EventLoop.runningOnThisThread.value else {
+        if seconds <= 0 {
+            await Task.yield()
+        } else {
+            try await Task.sleep(nanoseconds: UInt64(min(seconds, 1e9) * 1e9))
+        }
+        return try Task.checkCancellation()
+    }
+    if seconds <= 0 {
+        // The job goes back to this loop's ready queue (a local append): one iteration.
+        await Task.yield()
+        return try Task.checkCancellation()
+    }
+    let sleeper = OneShotResumer<Void, TimerHandle>()
+    try await withTaskCancellationHandler {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            guard sleeper.install(continuation) else {
+                continuation.resume(throwing: CancellationError())
+                return
+            }
+            guard seconds.isFinite else { return }  // until cancelled
+            do {
+                let timer = try loop.callLater(seconds) { sleeper.takeContinuation()?.resume() }
+                if !sleeper.keep(timer) { timer.cancel() }
+            } catch {
+                sleeper.takeContinuation()?.resume(throwing: error)
+            }
+        }
+    } onCancel: {
+        let (continuation, timer) = sleeper.cancel()
+        timer?.cancel()
+        continuation?.resume(throwing: CancellationError())
+    }
+}
