@@ -173,4 +173,6 @@ let benchmarks: @Sendable () -> Void = {
     nioOnLoop("LocalSchedule.NIO.execute", streaming, NIOFixture.scheduleLocally)
     multiLoopOnLoop("TimerFire.MultiLoop.callLater", timers, MultiLoopFixture.scheduleTimers)
     nioOnLoop("TimerFire.NIO.scheduleTask", timers, NIOFixture.scheduleTimers)
+
+    taskBenchmarks()
 }

@@ -13,30 +13,38 @@ extension Future {
     /// - Throws: the future's error (`CancelledError` if the future was cancelled);
     ///   `CancellationError` if the awaiting task is cancelled first; `EventLoopError.closed` if
     ///   the loop that would deliver the result is closed.
+    @inlinable
     public var value: Value {
         get async throws {
+            // Inlinable so that a done future costs the caller a load and no async call.
             if isDone { return try result() }
-            let awaiter = OneShotResumer<Value, DoneCallbackToken>()
-            return try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                    guard awaiter.install(continuation) else {
-                        continuation.resume(throwing: CancellationError())
-                        return
-                    }
-                    do {
-                        let token = try addDoneCallback { future in
-                            awaiter.takeContinuation()?.resume(with: Result { try future.result() })
-                        }
-                        if awaiter.keep(token) == false { removeDoneCallback(token) }
-                    } catch {
-                        awaiter.takeContinuation()?.resume(throwing: error)
-                    }
+            return try await suspendUntilDone()
+        }
+    }
+
+    /// The slow path of `value`: suspends until a done callback or a cancellation resumes us.
+    @usableFromInline
+    func suspendUntilDone() async throws -> Value {
+        let awaiter = OneShotResumer<Value, DoneCallbackToken>()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+                guard awaiter.install(continuation) else {
+                    continuation.resume(throwing: CancellationError())
+                    return
                 }
-            } onCancel: {
-                let (continuation, token) = awaiter.cancel()
-                if let token { removeDoneCallback(token) }
-                continuation?.resume(throwing: CancellationError())
+                do {
+                    let token = try addDoneCallback { future in
+                        awaiter.takeContinuation()?.resume(with: Result { try future.result() })
+                    }
+                    if awaiter.keep(token) == false { removeDoneCallback(token) }
+                } catch {
+                    awaiter.takeContinuation()?.resume(throwing: error)
+                }
             }
+        } onCancel: {
+            let (continuation, token) = awaiter.cancel()
+            if let token { removeDoneCallback(token) }
+            continuation?.resume(throwing: CancellationError())
         }
     }
 }

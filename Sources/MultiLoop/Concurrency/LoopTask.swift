@@ -1,3 +1,5 @@
+import CMultiLoopSystem
+
 /// A Swift `async` function running on an event loop as one of its tasks.
 /// asyncio equivalent: `asyncio.Task` (create one with `loop.createTask` or `createTask`).
 ///
@@ -13,15 +15,21 @@
 public final class LoopTask<Value: Sendable>: Sendable, CustomStringConvertible {
     /// The future that holds the task's outcome (what asyncio's `Task` inherits from `Future`).
     public let future: Future<Value>
-    /// The task's name (asyncio: `get_name()`); "Task-N" unless one was given.
-    public let name: String
+    /// The name given to `createTask`, or nil: then `name` is "Task-<number>" (formatted only
+    /// when asked for).
+    private let givenName: String?
+    private let number: Int
     let task: Task<Void, Never>
 
-    init(future: Future<Value>, name: String, task: Task<Void, Never>) {
+    init(future: Future<Value>, name: String?, number: Int, task: Task<Void, Never>) {
         self.future = future
-        self.name = name
+        self.givenName = name
+        self.number = number
         self.task = task
     }
+
+    /// The task's name (asyncio: `get_name()`); "Task-N" unless one was given.
+    public var name: String { givenName ?? "Task-\(number)" }
 
     /// The loop the task runs on. asyncio: `get_loop()`.
     public var loop: EventLoop { future.loop }
@@ -85,7 +93,7 @@ extension EventLoop {
     public func createTask<Value: Sendable>(name: String? = nil, eager: Bool = false,
                                             _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
         let future = Future<Value>(loop: self)
-        let name = name ?? "Task-\(Self.nextTaskNumber())"
+        let number = name == nil ? Self.nextTaskNumber() : 0
         let body: @Sendable () async -> Void = { [self] in
             do {
                 future.settle(with: .success(try await operation()))
@@ -97,7 +105,7 @@ extension EventLoop {
         let task = eager && isOnLoopThread
             ? Task.immediate(executorPreference: self, operation: body)
             : Task(executorPreference: self, operation: body)
-        let loopTask = LoopTask(future: future, name: name, task: task)
+        let loopTask = LoopTask(future: future, name: name, number: number, task: task)
         registerTask(loopTask)
         return loopTask
     }
@@ -119,10 +127,7 @@ extension EventLoop {
     }
 
     private static func nextTaskNumber() -> Int {
-        taskNumberLock.withLock {
-            taskNumber += 1
-            return taskNumber
-        }
+        Int(ml_fetch_add_relaxed(taskNumberCounter, 1)) + 1
     }
 }
 
@@ -141,8 +146,12 @@ extension LoopTask: CancellableLoopTask {
     }
 }
 
-private let taskNumberLock = PThreadMutex()
-nonisolated(unsafe) private var taskNumber = 0
+/// The source of task numbers (relaxed fetch-and-add: only uniqueness matters).
+private nonisolated(unsafe) let taskNumberCounter: UnsafeMutablePointer<ml_word_t> = {
+    let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
+    word.initialize(to: 0)
+    return word
+}()
 
 extension Future {
     /// Completes the future with a task's outcome: a cancellation error cancels it.

@@ -1,0 +1,123 @@
+// Swift `async` code on a loop (issue: the async bridge), each next to its peer in the same run:
+//
+//   TaskSwitch.MultiLoop.sleep0       a loop task does N `try await sleep(0)` (N = 1M)
+//   TaskSwitch.Global.yield           a task of Swift's global executor does N `await Task.yield()`
+//   AwaitDoneFuture.MultiLoop         a loop task awaits an already-completed future N times
+//   TaskCreate.MultiLoop              a loop task creates and awaits N tasks of its loop (N = 1000 x 1000)
+//   TaskCreate.Global                 a global-executor task creates and awaits N `Task {}`
+//   CrossLoopRoundTrip.MultiLoop      a task on loop A: N times, B completes a future, A resumes
+//   CrossLoopRoundTrip.NIO            on loop A: N times, B.submit {} then hop(to: A)
+
+import Benchmark
+import MultiLoop
+import NIOCore
+import NIOPosix
+
+/// Two MultiLoop loops, each on its own thread.
+final class TwoLoops: @unchecked Sendable {
+    let a: MultiLoop.EventLoop
+    let b: MultiLoop.EventLoop
+    private var threads: [JoinableThread] = []
+
+    init() throws {
+        a = try EventLoop()
+        b = try EventLoop()
+        threads = [a, b].map { loop in JoinableThread { try? loop.runForever() } }
+    }
+
+    func shutdown() throws {
+        for loop in [a, b] { loop.stop() }
+        threads.forEach { $0.join() }
+        try a.close()
+        try b.close()
+    }
+}
+
+func taskBenchmarks() {
+    let tasks = Benchmark.Configuration(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal],
+        warmupIterations: 1,
+        scalingFactor: .mega,
+        maxDuration: .seconds(3),
+        maxIterations: 30,
+        thresholds: [.mallocCountTotal: BenchmarkThresholds(relative: [.p50: 2.0])]
+    )
+    var kiloTasks = tasks
+    kiloTasks.scalingFactor = .kilo
+
+    let loops = FixtureSlot<TwoLoops>()
+    func onLoopA(_ name: String, _ configuration: Benchmark.Configuration,
+                 _ body: @escaping @Sendable (TwoLoops, Int) async throws -> Void) {
+        Benchmark(name, configuration: configuration) { benchmark in
+            let fixture = loops.fixture!
+            let count = benchmark.scaledIterations.count
+            _ = try fixture.a.runCoroutineThreadsafe { try await body(fixture, count) }.wait(timeout: 60)
+        } setup: {
+            loops.fixture = try TwoLoops()
+        } teardown: {
+            try loops.fixture?.shutdown()
+            loops.fixture = nil
+        }
+    }
+
+    onLoopA("TaskSwitch.MultiLoop.sleep0", tasks) { _, count in
+        for _ in 0..<count { try await sleep(0) }
+    }
+    Benchmark("TaskSwitch.Global.yield", configuration: tasks) { benchmark in
+        let count = benchmark.scaledIterations.count
+        await Task.detached {
+            for _ in 0..<count { await Task.yield() }
+        }.value
+    }
+
+    onLoopA("AwaitDoneFuture.MultiLoop", tasks) { fixture, count in
+        let future = fixture.a.createFuture(of: Int.self)
+        try future.setResult(1)
+        var sum = 0
+        for _ in 0..<count { sum &+= try await future.value }
+        precondition(sum == count)
+    }
+
+    onLoopA("TaskCreate.MultiLoop", kiloTasks) { fixture, count in
+        var sum = 0
+        for index in 0..<count { sum &+= try await fixture.a.createTask { index }.value }
+        blackHole(sum)
+    }
+    Benchmark("TaskCreate.Global", configuration: kiloTasks) { benchmark in
+        let count = benchmark.scaledIterations.count
+        await Task.detached {
+            var sum = 0
+            for index in 0..<count { sum &+= await Task { index }.value }
+            blackHole(sum)
+        }.value
+    }
+
+    onLoopA("CrossLoopRoundTrip.MultiLoop", kiloTasks) { fixture, count in
+        for index in 0..<count {
+            let future = fixture.b.createFuture(of: Int.self)
+            try fixture.b.execute { try future.setResult(index) }
+            let value = try await future.value
+            precondition(value == index && fixture.a.isOnLoopThread)
+        }
+    }
+
+    let nio = FixtureSlot<MultiThreadedEventLoopGroup>()
+    Benchmark("CrossLoopRoundTrip.NIO", configuration: kiloTasks) { benchmark in
+        let group = nio.fixture!
+        let a = group.next(), b = group.next()
+        let count = benchmark.scaledIterations.count
+        @Sendable func step(_ index: Int) -> EventLoopFuture<Void> {
+            guard index < count else { return a.makeSucceededVoidFuture() }
+            return b.submit { index }.hop(to: a).flatMap { value in
+                precondition(value == index)
+                return step(index + 1)
+            }
+        }
+        try a.flatSubmit { step(0) }.wait()
+    } setup: {
+        nio.fixture = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    } teardown: {
+        try await nio.fixture?.shutdownGracefully()
+        nio.fixture = nil
+    }
+}
