@@ -10,20 +10,25 @@
 /// timer is cancelled). A task already cancelled throws before sleeping, `sleep(0)` included.
 ///
 /// - Throws: `CancellationError`; `EventLoopError.invalidDelay` for NaN.
+@inlinable
 public func sleep(_ seconds: Double) async throws {
+    if seconds <= 0 {
+        // Inlinable, so a task switch costs the caller no async call of its own. On a loop's
+        // task the job goes back to that loop's ready queue (a local append): one iteration.
+        try Task.checkCancellation()
+        await Task.yield()
+        return try Task.checkCancellation()
+    }
+    try await sleepOnTimer(seconds)
+}
+
+/// `sleep` for a positive delay (or NaN, refused).
+@usableFromInline
+func sleepOnTimer(_ seconds: Double) async throws {
     if seconds.isNaN { throw EventLoopError.invalidDelay(seconds) }
     try Task.checkCancellation()
     guard let loop = EventLoop.runningOnThisThread.value else {
-        if seconds <= 0 {
-            await Task.yield()
-        } else {
-            try await Task.sleep(nanoseconds: UInt64(min(seconds, 1e9) * 1e9))
-        }
-        return try Task.checkCancellation()
-    }
-    if seconds <= 0 {
-        // The job goes back to this loop's ready queue (a local append): one iteration.
-        await Task.yield()
+        try await Task.sleep(nanoseconds: UInt64(min(seconds, 1e9) * 1e9))
         return try Task.checkCancellation()
     }
     let sleeper = OneShotResumer<Void, TimerHandle>()
