@@ -29,7 +29,8 @@ extension EventLoop: TaskExecutor, SerialExecutor {
             callExceptionHandler(EventLoopErrorContext(
                 message: "a job was enqueued on a closed event loop; it runs on the global executor instead",
                 error: error))
-            unowned.runSynchronously(on: globalConcurrentExecutor.asUnownedTaskExecutor())
+            // Enqueued, never run inline: the caller may be holding a lock while it resumes.
+            globalConcurrentExecutor.enqueue(ExecutorJob(unowned))
         }
     }
 
