@@ -22,4 +22,28 @@ struct ReadmeExampleTests {
         #expect(report.timersCancelled == 0)  // already cancelled by hand
         #expect(timer.isCancelled)
     }
+
+    @Test("the README's async example runs and returns 303")
+    func readmeAsyncExample() throws {
+        let total = try run {
+            let loop = try getRunningLoop()
+            let lock = Lock()
+            let counter = Counter()
+            let workers = (0..<3).map { _ in
+                loop.createTask {
+                    for _ in 0..<100 {
+                        try await lock.withLock { counter.value += 1 }
+                        try await sleep(0)
+                    }
+                }
+            }
+            let (a, b) = try await gather({ @Sendable in 1 }, { @Sendable in 2 })
+            for worker in workers { try await worker.value }
+            return counter.value + a + b
+        }
+        #expect(total == 303)
+    }
 }
+
+/// The README's counter class, as written there.
+private final class Counter: @unchecked Sendable { var value = 0 }   // guarded by the Lock below
