@@ -133,3 +133,36 @@ struct ExecutorTests {
         #expect(futureState == false)
     }
 }
+
+@Suite("Task.sleep on the loop's timers (SchedulingExecutor)")
+struct SchedulingExecutorTests {
+    @Test("Task.sleep in a loop task is one of the loop's timers, and the task resumes on the loop")
+    func taskSleepUsesTheLoopsTimers() throws {
+        let (heapDuringSleep, onLoop) = try run { () async throws -> (Int, Bool) in
+            let loop = try getRunningLoop()
+            let sleeper = loop.createTask { () async throws -> Bool in
+                try await Task.sleep(for: .milliseconds(20))
+                return loop.isOnLoopThread
+            }
+            try await sleep(0.005)
+            let heap = loop.timers.count  // this task runs on the loop thread
+            return (heap, try await sleeper.value)
+        }
+        #expect(heapDuringSleep == 1)
+        #expect(onLoop)
+    }
+
+    @Test("a cancelled Task.sleep in a loop task throws; the loop still runs its wake-up job later")
+    func cancelledTaskSleep() throws {
+        let cancelled = try run { () async throws -> Bool in
+            let loop = try getRunningLoop()
+            let sleeper = loop.createTask { try await Task.sleep(for: .milliseconds(30)) }
+            try await sleep(0.002)
+            sleeper.cancel()
+            await sleeper.waitUntilDone()
+            try await sleep(0.05)  // the wake-up job of the cancelled sleep runs meanwhile
+            return sleeper.isCancelled
+        }
+        #expect(cancelled)
+    }
+}
