@@ -49,8 +49,15 @@ enum Demo {
             threads.forEach { $0.join() }
 
             // A future completed by a callback on the loop, waited for from this plain thread.
+            // Callbacks from different threads are not ordered with each other, so the count is
+            // read two local hops later: by then the loop has taken and run everything the
+            // producers handed over before they were joined (see EventLoop, "Order").
             let done = loop.createFuture(of: Int.self)
-            try loop.callSoonThreadsafe { try done.setResult(tally.ran) }
+            try loop.execute {
+                try loop.callSoon {
+                    try loop.callSoon { try done.setResult(tally.ran) }
+                }
+            }
             let ran = try done.wait(timeout: 30)
             let elapsed = loop.time() - began
             let timerDelay = try timerFired.wait(timeout: 30)

@@ -1,12 +1,19 @@
-// The `multiloop` command. For now one subcommand: `demo`, threads handing work to a loop.
-// (The stress tool comes with its own issue.)
+// The `multiloop` command: `demo`, threads handing work to a loop; `examples`, the asyncio
+// tutorial's examples in Swift. (The stress tool comes with its own issue.)
 #if canImport(Glibc)
 import Glibc
 #endif
+@_spi(Examples) import MultiLoop
+
+let usage = Demo.usage + "\n" + TutorialExamples.usage
+
+func writeToStandardError(_ text: String) {
+    let line = text.hasSuffix("\n") ? text : text + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
 
 func fail(_ message: String) -> Never {
-    let text = "multiloop: \(message)\n\(Demo.usage)\n"
-    _ = text.withCString { write(2, $0, strlen($0)) }
+    writeToStandardError("multiloop: \(message)\n\(usage)")
     exit(2)
 }
 
@@ -21,8 +28,12 @@ case nil, "demo":
         producers = value
     }
     exit(Demo.run(producers: producers, callbacksPerProducer: 1_000_000 / producers))
+case "examples":
+    exit(TutorialExamples.command(arguments: Array(arguments.dropFirst()),
+                                  output: { print($0) },
+                                  errorOutput: writeToStandardError))
 case "-h", "--help", "help":
-    print(Demo.usage)
+    print(usage)
     exit(0)
 default:
     fail("unknown command '\(arguments[0])'")

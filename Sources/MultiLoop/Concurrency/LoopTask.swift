@@ -1,7 +1,8 @@
 import CMultiLoopSystem
 
 /// A Swift `async` function running on an event loop as one of its tasks.
-/// asyncio equivalent: `asyncio.Task` (create one with `loop.createTask` or `createTask`).
+/// asyncio equivalent: `asyncio.Task` (create one with `loop.createTask`; inside a loop's task,
+/// `getRunningLoop().createTask` is asyncio's `asyncio.create_task`).
 ///
 /// Like asyncio's, a task is a future: `isDone`, `result()`, `exception()`, `isCancelled`,
 /// `addDoneCallback`, and `try await task.value`. It runs on its loop's thread (the loop is its

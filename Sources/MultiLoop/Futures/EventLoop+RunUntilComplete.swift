@@ -9,6 +9,7 @@ extension EventLoop {
     /// - Throws: the `EventLoopError`s of `runForever` (the loop is then unchanged);
     ///   `EventLoopError.stoppedBeforeFutureCompleted` if `stop()` ended the run first; otherwise
     ///   whatever `future.result()` throws.
+    @discardableResult
     public func runUntilComplete<Value>(_ future: Future<Value>) throws -> Value {
         let token = try future.addDoneCallback(on: self) { _ in
             // Runs on this loop's thread, so this is the flag-setting stop.

@@ -69,10 +69,14 @@ struct ExecutorTests {
     func actorPinnedToALoop() throws {
         let loop = try EventLoop()
         let counter = PinnedCounter(loop: loop)
+        // The callers are tasks of another loop, not `Task {}`: the global pool has only as many
+        // threads as cores, and blocking tests may hold them all.
+        let callers = try FutureTesting.LoopThread()
+        defer { callers.shutDown() }
         try withLoopOnThread(loop) {
             let done = loop.createFuture(of: Int.self)
             JoinableThread.runAll(2) { _ in
-                for _ in 0..<100 { Task { await counter.bump() } }
+                for _ in 0..<100 { callers.loop.createTask { await counter.bump() } }
             }
             try loop.execute {
                 loop.createTask {

@@ -1,0 +1,68 @@
+import Testing
+@_spi(Examples) @testable import MultiLoop
+
+/// Each tutorial example prints exactly what its Python prints (times masked where they vary),
+/// with its delays shortened.
+@Suite("Tutorial examples: output")
+struct TutorialExampleOutputTests {
+    typealias T = ExampleTesting
+
+    @Test("the examples are the tutorial's, in its order")
+    func names() {
+        #expect(TutorialExamples.names
+                == ["send", "yield-from", "hello-world", "say-after", "create-task", "gather", "lock"])
+    }
+
+    @Test("send: the consumer gets 5, 4 and 3, then the main loop stops")
+    func send() throws {
+        let (lines, _) = try T.run(try T.example("send"))
+        #expect(lines == ["我拿到了5!", "我拿到了4!", "我拿到了3!", "我只要3,4,5就行啦"])
+    }
+
+    @Test("yield-from: both computations start, then both sums, in order")
+    func yieldFrom() throws {
+        let (lines, _) = try T.run(try T.example("yield-from"))
+        #expect(lines == ["Compute 1 + 2 ...", "Compute 3 + 4 ...", "1 + 2 = 3", "3 + 4 = 7"])
+    }
+
+    @Test("yield-from leaves the thread's loop setting as it found it")
+    func yieldFromRestoresTheSetLoop() throws {
+        let outcome = FutureTesting.onNewThread { () throws -> Bool in
+            let mine = try newEventLoop()
+            setEventLoop(mine)
+            defer { _ = try? mine.close() }
+            _ = try T.run(try T.example("yield-from"))
+            return try getEventLoop() === mine && !mine.isClosed
+        }
+        #expect(try outcome.get())
+    }
+
+    @Test("hello-world: Hello, then World")
+    func helloWorld() throws {
+        let (lines, _) = try T.run(try T.example("hello-world"))
+        #expect(lines == ["Hello ...", "... World!"])
+    }
+
+    @Test("say-after and create-task: started, hello, world, finished, with %X times")
+    func sayAfter() throws {
+        for name in ["say-after", "create-task"] {
+            let (lines, _) = try T.run(try T.example(name))
+            #expect(try T.maskingTimes(lines)
+                    == ["started at HH:MM:SS", "hello", "world", "finished at HH:MM:SS"], "\(name)")
+            let time = try Regex("^(started|finished) at [0-2][0-9]:[0-5][0-9]:[0-6][0-9]$")
+            #expect(lines.filter { $0.wholeMatch(of: time) != nil }.count == 2, "\(name): \(lines)")
+        }
+    }
+
+    @Test("gather: the results in argument order, as Python prints a list")
+    func gather() throws {
+        let (lines, _) = try T.run(try T.example("gather"))
+        #expect(lines == ["[1, 2]"])
+    }
+
+    @Test("lock: each task's read-wait-write is whole and they take turns in order; no increment is lost")
+    func lock() throws {
+        let (lines, _) = try T.run(try T.example("lock"))
+        #expect(lines == ["A: 0 -> 1", "B: 1 -> 2", "C: 2 -> 3", "counter = 3"])
+    }
+}
