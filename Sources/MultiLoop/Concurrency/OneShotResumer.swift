@@ -1,3 +1,5 @@
+import CMultiLoopSystem
+
 /// A suspended task that two parties race to resume: the event it waits for (a done callback, a
 /// timer) and its cancellation handler. Exactly one of them gets the continuation, under the
 /// lock; the loser finds nil. Any thread.
@@ -6,7 +8,11 @@
 /// here once it exists: a cancel that comes first makes `keep` return false, and the caller then
 /// undoes it itself.
 final class OneShotResumer<Value: Sendable, Token>: @unchecked Sendable {
-    private let lock = PThreadMutex()
+    // MUST stay the first stored property: the spin lock's word (see `firstStoredWord`). A spin
+    // lock, not a pthread mutex: every critical section is a few stores, and a mutex would cost
+    // two allocations per suspension.
+    private var _lockWord: ml_word_t = 0
+    private var lock: SpinLock { SpinLock(word: firstStoredWord(of: self)) }
     private var continuation: UnsafeContinuation<Value, any Error>?
     private var token: Token?
     private var cancelled = false
