@@ -40,9 +40,8 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     static let fired: ml_word_t = 1
     static let cancelledBit: ml_word_t = 2
 
-    // The location (14 bytes) and the kind share two words after `inboxNext` (Swift places a
-    // field in the tail padding of the struct before it): with a closure, the whole handle is 64
-    // bytes, one cache line to hand from producer to loop.
+    // The location (one word) and the kind follow `inboxNext`: with a closure, the whole handle
+    // fits one 64-byte cache line, to hand from producer to loop.
     private(set) var callbackLocation: CallbackLocation
     let kind: Kind
 

@@ -1,67 +1,71 @@
 /// One piece of work handed to a loop: what travels through a producer's lane and what the
-/// ready queue holds.
+/// ready queue holds. 32 bytes.
 ///
-/// A `Handle` when the caller asked for one (`callSoon`, timers, done callbacks, stop requests);
-/// a bare closure and where it was submitted for `execute`, which returns nothing and so needs
-/// no object at all; a job when the loop serves as a Swift executor. Exactly one of `handle`,
-/// `body` and `job` is set. A struct of optionals rather
-/// than an enum, so that the loop can move either part out (`take()`) without copying it: a copy
-/// of a closure retains its context, whose reference count the producer's core also writes.
+/// - a `Handle` when the caller asked for one (`callSoon`, timers, done callbacks, stops);
+/// - a bare closure and where it was submitted, for `execute`, which returns nothing and so
+///   needs no object at all;
+/// - a job, when the loop serves as a Swift executor.
+///
+/// A struct of optionals rather than an enum, so that the loop can move a part out (`take()`)
+/// without copying it: a copy of a closure retains its context, whose reference count the
+/// producer's core also writes. `word` holds the closure's location, or the job; it is read
+/// only when `handle` and `body` say which.
 struct LoopWork: @unchecked Sendable {
     var handle: Handle?
     var body: (@Sendable () throws -> Void)?
-    var location: CallbackLocation
-    /// A Swift concurrency job (the loop as an executor): runs with `runSynchronously`.
-    var job: UnownedJob?
+    private var word: UInt
 
-    /// A handle carries its own location; `location` is not read for it.
     static func handle(_ handle: Handle) -> LoopWork {
-        LoopWork(handle: handle, body: nil, location: CallbackLocation(), job: nil)
+        LoopWork(handle: handle, body: nil, word: 0)
     }
 
     static func closure(_ body: consuming @escaping @Sendable () throws -> Void,
                         _ location: CallbackLocation) -> LoopWork {
-        LoopWork(handle: nil, body: body, location: location, job: nil)
+        LoopWork(handle: nil, body: body, word: location.bits)
     }
 
     static func job(_ job: UnownedJob) -> LoopWork {
-        LoopWork(handle: nil, body: nil, location: CallbackLocation(), job: job)
+        LoopWork(handle: nil, body: nil, word: unsafeBitCast(job, to: UInt.self))
+    }
+
+    /// Where a closure was submitted (meaningful for `closure` work only).
+    var location: CallbackLocation { CallbackLocation(bits: word) }
+
+    /// The job, for `job` work (neither a handle nor a closure).
+    var job: UnownedJob? {
+        guard handle == nil && body == nil && word != 0 else { return nil }
+        return unsafeBitCast(word, to: UnownedJob.self)
     }
 
     /// Whether this is a timer (which goes into the heap, not the ready queue).
     var isTimer: Bool { handle?.kind == .timer }
 }
 
-/// Where a callback was scheduled (`#fileID:#line`), packed into two words.
+/// Where a callback was scheduled (`#fileID:#line`), in one word: the address of the file
+/// name's string literal in the low 48 bits (user-space addresses on Linux fit), the line in
+/// the high 16 (clamped to 65535).
 ///
-/// `fileStart` points into a static string literal, which lives as long as the program.
-struct CallbackLocation: @unchecked Sendable, CustomStringConvertible {
-    private let fileStart: UnsafeRawPointer
-    private let line: UInt32
-    private let fileLength: UInt16
+/// String literals are NUL-terminated and live as long as the program, so the name is read
+/// back with `strlen` when a report needs it.
+struct CallbackLocation: Sendable, CustomStringConvertible {
+    fileprivate let bits: UInt
+
+    private static let addressBits: UInt = 48
+    private static let addressMask: UInt = (1 << addressBits) - 1
 
     init(file: StaticString, line: UInt) {
-        if file.hasPointerRepresentation {
-            fileStart = UnsafeRawPointer(file.utf8Start)
-            fileLength = UInt16(clamping: file.utf8CodeUnitCount)
-        } else {
-            fileStart = UnsafeRawPointer(Self.unknownFile.utf8Start)
-            fileLength = 1
-        }
-        self.line = UInt32(truncatingIfNeeded: line)
+        let address = file.hasPointerRepresentation ? UInt(bitPattern: file.utf8Start) : 0
+        let known = address != 0 && address & ~Self.addressMask == 0
+        bits = (known ? address : 0) | (min(line, 0xFFFF) << Self.addressBits)
     }
-    private static let unknownFile: StaticString = "?"
 
-    /// "?:0", without touching anything: for work whose location lives elsewhere (a handle).
-    init() {
-        fileStart = UnsafeRawPointer(bitPattern: 1)!
-        fileLength = 0
-        line = 0
+    fileprivate init(bits: UInt) {
+        self.bits = bits
     }
 
     var description: String {
-        guard fileLength > 0 else { return "?:\(line)" }
-        let bytes = UnsafeRawBufferPointer(start: fileStart, count: Int(fileLength))
-        return "\(String(decoding: bytes, as: UTF8.self)):\(line)"
+        let line = bits >> Self.addressBits
+        guard let file = UnsafePointer<CChar>(bitPattern: bits & Self.addressMask) else { return "?:\(line)" }
+        return "\(String(cString: file)):\(line)"
     }
 }
