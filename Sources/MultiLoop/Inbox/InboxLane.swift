@@ -41,7 +41,7 @@ import CMultiLoopSystem
 /// Lifetime: the producer and the consumer each hold a strong reference. A producer that goes
 /// away calls `abandon()`; the consumer drops an abandoned lane once it is empty.
 final class InboxLane<Item>: InboxNode, @unchecked Sendable {
-    /// Items per segment. With 40-byte items a segment is 5 KiB.
+    /// Items per segment. With 32-byte items a segment is 4 KiB.
     static var segmentCapacity: Int { 128 }
 
     /// Line 0: `published`. Line 1: the spare segment (the consumer stores a pointer, the
