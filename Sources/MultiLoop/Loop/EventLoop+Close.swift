@@ -59,7 +59,8 @@ extension EventLoop {
         var registrations = inbox.close()
         while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
         for lane in lanes {
-            counters.inboxPushes += UInt64(lane._withUnsafeGuaranteedRef { $0.close { work in accept(work) } })
+            let taken = lane._withUnsafeGuaranteedRef { lane in lane.close { accept($0, into: &ready) } }
+            counters.inboxPushes += UInt64(taken)
             lane.release()
         }
         lanes.removeAll()

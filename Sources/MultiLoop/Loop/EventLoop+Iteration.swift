@@ -107,13 +107,7 @@ extension EventLoop {
         var index = 0
         while index < lanes.count {
             let (taken, gone) = lanes[index]._withUnsafeGuaranteedRef { lane in
-                let taken = lane.drain { (work: consuming LoopWork) in
-                    if work.isTimer {
-                        timers.insert(work.handle.take()!)
-                    } else {
-                        arrived.append(work)
-                    }
-                }
+                let taken = lane.drain { accept($0, into: &arrived) }
                 // Abandoned (acquire) and then empty: the producer's last push is already taken.
                 return (taken, taken == 0 && lane.isAbandoned && !lane.hasPendingItems)
             }
@@ -148,13 +142,13 @@ extension EventLoop {
         lanes.contains { $0._withUnsafeGuaranteedRef { $0.hasPendingItems } }
     }
 
-    /// Files work that arrived from another thread: timers into the heap, the rest ready.
+    /// Files work that arrived from another thread: timers into the heap, the rest into `queue`.
     @inline(__always)
-    func accept(_ work: consuming LoopWork) {
+    func accept(_ work: consuming LoopWork, into queue: inout ReadyQueue) {
         if work.isTimer {
             timers.insert(work.handle.take()!)
         } else {
-            ready.append(work)
+            queue.append(work)
         }
     }
 

@@ -88,16 +88,29 @@ struct CloseTests {
         #expect(errors.count == 0)
     }
 
-    @Test("pushes racing with close are either run by close or refused, never lost", arguments: 0..<20)
-    func pushesRacingCloseAreNeverLost(round: Int) throws {
+    /// The two ways to hand a loop a callback from another thread.
+    enum Submission: CaseIterable, Sendable {
+        case callSoonThreadsafe, execute
+
+        func submit(to loop: EventLoop, _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) {
+            switch self {
+            case .callSoonThreadsafe: try loop.callSoonThreadsafe(callback)
+            case .execute: try loop.execute(callback)
+            }
+        }
+    }
+
+    @Test("pushes racing with close are either run by close or refused, never lost",
+          arguments: Submission.allCases, 0..<20)
+    func pushesRacingCloseAreNeverLost(submission: Submission, round: Int) throws {
         let loop = try EventLoop()
         let ran = LoopConfined(0)
         let accepted = Locked(0)
-        let producers = (0..<2).map { _ in
+        let producers = (0..<3).map { _ in
             JoinableThread {
                 for _ in 0..<2_000 {
                     do throws(EventLoopError) {
-                        try loop.callSoonThreadsafe { ran.value += 1 }
+                        try submission.submit(to: loop) { ran.value += 1 }
                         accepted.withLock { $0 += 1 }
                     } catch {
                         #expect(error == .closed)

@@ -175,29 +175,6 @@ struct ExecuteTests {
         #expect(order.value == ["first batch", "executed"])
     }
 
-    @Test("execute racing with close: run by close or refused, never lost", arguments: 0..<20)
-    func executeRacingClose(round: Int) throws {
-        let loop = try EventLoop()
-        let ran = LoopConfined(0)
-        let accepted = Locked(0)
-        let producers = (0..<3).map { _ in
-            JoinableThread {
-                for _ in 0..<2_000 {
-                    do throws(EventLoopError) {
-                        try loop.execute { ran.value += 1 }
-                        accepted.withLock { $0 += 1 }
-                    } catch {
-                        #expect(error == .closed)
-                    }
-                }
-            }
-        }
-        let report = try loop.close()
-        producers.forEach { $0.join() }
-        #expect(ran.value == accepted.value)
-        #expect(report.callbacksRun == accepted.value)
-    }
-
     @Test("a loop dropped without close releases what its lanes still hold")
     func droppedLoopReleasesCaptures() throws {
         weak var weakTracked: Tracked?
