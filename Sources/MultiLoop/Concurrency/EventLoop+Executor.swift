@@ -19,9 +19,16 @@
 extension EventLoop: TaskExecutor, SerialExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        if isOnLoopThread && acceptingLocal {
-            ready.append(.job(unowned))
-            return
+        if isOnLoopThread {
+            // Also while closing: `close()` resumes tasks left in `sleep(0)` and runs them.
+            if resumingInline && inlineJob == nil {
+                inlineJob = unowned
+                return
+            }
+            if acceptingLocal {
+                ready.append(.job(unowned))
+                return
+            }
         }
         do {
             try submit(.job(unowned))
@@ -46,6 +53,15 @@ extension EventLoop: TaskExecutor, SerialExecutor {
     /// Traps unless called on the loop's thread: what `assumeIsolated` relies on.
     public func checkIsolated() {
         precondition(isOnLoopThread, "not on the thread of this event loop")
+    }
+
+    /// Resumes a loop task suspended in `sleep(0)` and runs it right away: the job the
+    /// resumption enqueues (the task itself) is run here, not an iteration later. Loop thread only.
+    func resumeInline(_ continuation: UnsafeContinuation<Void, Never>) {
+        resumingInline = true
+        continuation.resume()
+        resumingInline = false
+        if let job = inlineJob.take() { runJob(job) }
     }
 
     /// Runs a job on the loop thread (called by the iteration and by `close()`).

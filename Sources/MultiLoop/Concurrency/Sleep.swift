@@ -13,13 +13,28 @@
 @inlinable
 public func sleep(_ seconds: Double) async throws {
     if seconds <= 0 {
-        // Inlinable, so a task switch costs the caller no async call of its own. On a loop's
-        // task the job goes back to that loop's ready queue (a local append): one iteration.
         try Task.checkCancellation()
-        await Task.yield()
+        await yieldToLoop()
         return try Task.checkCancellation()
     }
     try await sleepOnTimer(seconds)
+}
+
+/// `sleep(0)`: on a loop's thread the task's continuation goes to the back of the ready queue (a
+/// local append, no allocation), and the loop resumes it and runs the task in the same step, one
+/// iteration later. `Task.yield()` would allocate a job, enqueue it, and have the job resume the
+/// task, which enqueues the task again: two iterations. Off a loop: `Task.yield()`.
+///
+/// `nonisolated(nonsending)`: it runs in the caller's isolation, so an actor pinned to a loop
+/// does not hop off it to get here.
+@usableFromInline
+func yieldToLoop(isolation: isolated (any Actor)? = #isolation) async {
+    guard let loop = EventLoop.runningOnThisThread.value, loop.acceptingLocal else {
+        return await Task.yield()
+    }
+    await withUnsafeContinuation(isolation: isolation) { continuation in
+        loop.ready.append(.resume(continuation))
+    }
 }
 
 /// `sleep` for a positive delay (or NaN, refused).

@@ -88,6 +88,8 @@ extension EventLoop {
             run(body, at: work.location)
         } else if let job = work.job {
             runJob(job)
+        } else if let continuation = work.continuation {
+            resumeInline(continuation)
         }
         counters.callbacksRun += 1
         return true

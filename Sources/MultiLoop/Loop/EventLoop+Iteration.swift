@@ -87,6 +87,9 @@ extension EventLoop {
             } else if let job = work.job {
                 runJob(job)
                 ran += 1
+            } else if let continuation = work.continuation {
+                resumeInline(continuation)
+                ran += 1
             }
         }
         spareReady = batchToRun

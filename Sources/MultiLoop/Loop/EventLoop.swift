@@ -85,6 +85,10 @@ public final class EventLoop: @unchecked Sendable {
     var stopping = false
     /// Whether the loop thread may schedule locally (false while `close()` runs the last batch).
     var acceptingLocal = true
+    /// Set while the loop resumes a task's continuation (`resumeInline`): the job that the
+    /// resumption enqueues is kept here and run at once instead of waiting an iteration.
+    var resumingInline = false
+    var inlineJob: UnownedJob?
     var counters = LoopCounters()
     /// How many more spent handles the loop may give to the recycler (see `HandleRecycler`).
     var recycleBudget = HandleRecycler.capacity

@@ -4,7 +4,8 @@
 /// - a `Handle` when the caller asked for one (`callSoon`, timers, done callbacks, stops);
 /// - a bare closure and where it was submitted, for `execute`, which returns nothing and so
 ///   needs no object at all;
-/// - a job, when the loop serves as a Swift executor.
+/// - a job, when the loop serves as a Swift executor;
+/// - a suspended loop task to resume, for `sleep(0)` (the task's continuation: no job object).
 ///
 /// A struct of optionals rather than an enum, so that the loop can move a part out (`take()`)
 /// without copying it: a copy of a closure retains its context, whose reference count the
@@ -28,13 +29,25 @@ struct LoopWork: @unchecked Sendable {
         LoopWork(handle: nil, body: nil, word: unsafeBitCast(job, to: UInt.self))
     }
 
+    /// A continuation travels tagged with the low bit, which a job's address never has (both
+    /// are pointers to word-aligned runtime objects).
+    static func resume(_ continuation: UnsafeContinuation<Void, Never>) -> LoopWork {
+        LoopWork(handle: nil, body: nil, word: unsafeBitCast(continuation, to: UInt.self) | 1)
+    }
+
     /// Where a closure was submitted (meaningful for `closure` work only).
     var location: CallbackLocation { CallbackLocation(bits: word) }
 
     /// The job, for `job` work (neither a handle nor a closure).
     var job: UnownedJob? {
-        guard handle == nil && body == nil && word != 0 else { return nil }
+        guard handle == nil && body == nil && word != 0 && word & 1 == 0 else { return nil }
         return unsafeBitCast(word, to: UnownedJob.self)
+    }
+
+    /// The continuation, for `resume` work.
+    var continuation: UnsafeContinuation<Void, Never>? {
+        guard handle == nil && body == nil && word & 1 == 1 else { return nil }
+        return unsafeBitCast(word & ~1, to: UnsafeContinuation<Void, Never>.self)
     }
 
     /// Whether this is a timer (which goes into the heap, not the ready queue).
