@@ -132,6 +132,10 @@ int ml_thread_pin_to_cpu(int cpu);
 /// The number of CPUs in the calling thread's affinity mask, or -1 with errno set.
 int ml_usable_cpu_count(void);
 
+/// Writes the ids of the CPUs in the calling thread's affinity mask, lowest first, into `out`
+/// (at most `capacity`); returns how many, or -1 with errno set.
+int ml_usable_cpus(int *out, int capacity);
+
 // MARK: - eventfd and epoll
 
 /// A non-blocking, close-on-exec eventfd, or -1 with errno set.

@@ -93,8 +93,16 @@ extension EventLoop {
     @discardableResult
     public func createTask<Value: Sendable>(name: String? = nil, eager: Bool = false,
                                             _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
-        let future = Future<Value>(loop: self)
+        startTask(settling: Future<Value>(loop: self), name: name, eager: eager, operation)
+    }
+
+    /// `createTask` with the future the task settles made by the caller (a loop group hands out
+    /// the future before the task exists).
+    @discardableResult
+    func startTask<Value: Sendable>(settling future: Future<Value>, name: String? = nil, eager: Bool = false,
+                                    _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
         let number = name == nil ? Self.nextTaskNumber() : 0
+        countTaskCreated()
         let body: @Sendable () async -> Void = { [self] in
             do {
                 future.settle(with: .success(try await operation()))
@@ -102,6 +110,7 @@ extension EventLoop {
                 future.settle(with: .failure(error))
             }
             unregisterTask(future)
+            countTaskFinished()
         }
         let task = eager && isOnLoopThread
             ? Task.immediate(executorPreference: self, operation: body)

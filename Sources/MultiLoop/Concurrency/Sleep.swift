@@ -8,6 +8,7 @@
 ///
 /// Cancellation-aware: cancelling the task ends the sleep at once with `CancellationError` (the
 /// timer is cancelled). A task already cancelled throws before sleeping, `sleep(0)` included.
+/// If the loop is closed before the deadline, the sleep also ends with `CancellationError`.
 ///
 /// - Throws: `CancellationError`; `EventLoopError.invalidDelay` for NaN.
 @inlinable
@@ -55,7 +56,10 @@ func sleepOnTimer(_ seconds: Double) async throws {
             }
             guard seconds.isFinite else { return }  // until cancelled
             do {
-                let timer = try loop.callLater(seconds) { sleeper.takeContinuation()?.resume() }
+                let timer = try loop.callAt(loop.time() + seconds, file: #fileID, line: #line, onClose: {
+                    // The loop closed first: the timer will never fire; end the sleep.
+                    sleeper.takeContinuation()?.resume(throwing: CancellationError())
+                }, { sleeper.takeContinuation()?.resume() })
                 if !sleeper.keep(timer) { timer.cancel() }
             } catch {
                 sleeper.takeContinuation()?.resume(throwing: error)

@@ -4,7 +4,9 @@ import CMultiLoopSystem
 public struct EventLoopCloseReport: Sendable, Equatable {
     /// Callbacks that were accepted before close and ran during it (nothing accepted is dropped).
     public var callbacksRun: Int
-    /// Timers that had not fired; close cancels them (their handles report `isCancelled`).
+    /// Timers that had not fired; close cancels them (their handles report `isCancelled`). A
+    /// task sleeping on one gets `CancellationError`; a future from `schedule(after:)` is
+    /// completed with `EventLoopError.closed`.
     public var timersCancelled: Int
 
     public init(callbacksRun: Int = 0, timersCancelled: Int = 0) {
@@ -21,8 +23,9 @@ extension EventLoop {
     /// scheduled, close loses nothing that was accepted: every callback handed to the loop before
     /// the close (still in a lane, or ready) runs now, on the calling thread, exactly once,
     /// and a callback that schedules more work during this final batch gets `.closed`. Timers not
-    /// yet fired are cancelled and reported. After `close()` every scheduling call throws
-    /// `.closed`.
+    /// yet fired are cancelled and reported, and whoever waits for one is told (a task in `sleep`
+    /// gets `CancellationError`, a `schedule(after:)` future `.closed`). After `close()` every
+    /// scheduling call throws `.closed`.
     ///
     /// - Throws: `EventLoopError.closeWhileRunning` while the loop runs (also from its own
     ///   callbacks); the loop is unchanged.
@@ -69,6 +72,7 @@ extension EventLoop {
         }
         for entry in timers.removeAll() where entry.handle.cancelIfPending() {
             report.timersCancelled += 1
+            entry.handle.loopClosedBeforeDeadline()
         }
         publishStatistics()
 

@@ -225,6 +225,15 @@ extension EventLoop {
             eventfdWrites: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 0))),
             wakeups: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 3))),
             largestBatch: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 4))),
-            inboxPushes: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 5))))
+            inboxPushes: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 5))),
+            tasksCreated: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 1))),
+            tasksFinished: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 2))))
     }
+
+    /// Counts a task created on this loop. Any thread (a relaxed fetch-and-add: only the count
+    /// matters; the line is the one producers write `eventfdWrites` on).
+    func countTaskCreated() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 1), 1) }
+
+    /// Counts a task of this loop that is done. Any thread.
+    func countTaskFinished() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 2), 1) }
 }

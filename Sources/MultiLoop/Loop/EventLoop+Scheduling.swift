@@ -111,9 +111,16 @@ extension EventLoop {
     @discardableResult
     public func callAt(_ when: Double, file: StaticString = #fileID, line: UInt = #line,
                        _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> TimerHandle {
+        try callAt(when, file: file, line: line, onClose: nil, callback)
+    }
+
+    /// `callAt` with what to run if the loop closes before the deadline (the layers above use it
+    /// to complete what waits for the timer: a sleeping task, a scheduled future).
+    func callAt(_ when: Double, file: StaticString, line: UInt, onClose: (@Sendable () -> Void)?,
+                _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> TimerHandle {
         guard when.isFinite else { throw .invalidDelay(when) }
         let handle = TimerClosureHandle(when: when, cancelledTimers: cancelledTimers,
-                                        file: file, line: line, body: callback)
+                                        file: file, line: line, onClose: onClose, body: callback)
         try schedule(handle)
         return TimerHandle(handle: handle)
     }

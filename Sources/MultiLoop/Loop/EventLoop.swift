@@ -41,8 +41,9 @@ import CMultiLoopSystem
 public final class EventLoop: @unchecked Sendable {
     // MARK: Shared words (C atomics only)
 
-    /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner thread and the
-    /// statistics). Line 2: written by producers (eventfd writes). Line 3: the recycler's head.
+    /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner
+    /// thread and the statistics). Line 2: written by any thread with relaxed fetch-and-adds
+    /// (eventfd writes, tasks created and finished). Line 3: the recycler's head.
     let words = CacheAlignedWords(lines: 4)
     /// The wake word, and the channel through which producers register their lanes: every piece
     /// of work another thread hands over travels through that thread's `InboxLane`.

@@ -16,24 +16,35 @@ public struct EventLoopStatistics: Sendable, Equatable, CustomStringConvertible 
     /// reason: work, a timer, a signal), or it found work in a producer's lane right after the
     /// announcement and did not block.
     public var wakeups: UInt64
-    /// The largest number of callbacks run in one iteration.
+    /// The largest number of callbacks run in one iteration: the high-water mark of the ready
+    /// queue's depth (what one iteration found ready, lane items included; timers not yet due
+    /// wait in the heap and are not counted).
     public var largestBatch: UInt64
     /// Items received from other threads through their lanes (thread-safe submissions,
     /// cross-thread timers, done callbacks, stop requests), counted when the loop takes them.
     public var inboxPushes: UInt64
+    /// Tasks created on the loop (`createTask`, `runCoroutineThreadsafe`, a group's `submit`).
+    public var tasksCreated: UInt64
+    /// Those of them that are done. `tasksCreated - tasksFinished` is the number still live
+    /// (read one after the other, so a snapshot taken while tasks finish may be off by those).
+    public var tasksFinished: UInt64
 
     public init(iterations: UInt64 = 0, callbacksRun: UInt64 = 0, eventfdWrites: UInt64 = 0,
-                wakeups: UInt64 = 0, largestBatch: UInt64 = 0, inboxPushes: UInt64 = 0) {
+                wakeups: UInt64 = 0, largestBatch: UInt64 = 0, inboxPushes: UInt64 = 0,
+                tasksCreated: UInt64 = 0, tasksFinished: UInt64 = 0) {
         self.iterations = iterations
         self.callbacksRun = callbacksRun
         self.eventfdWrites = eventfdWrites
         self.wakeups = wakeups
         self.largestBatch = largestBatch
         self.inboxPushes = inboxPushes
+        self.tasksCreated = tasksCreated
+        self.tasksFinished = tasksFinished
     }
 
     public var description: String {
         "iterations=\(iterations) callbacksRun=\(callbacksRun) eventfdWrites=\(eventfdWrites) "
-            + "wakeups=\(wakeups) largestBatch=\(largestBatch) inboxPushes=\(inboxPushes)"
+            + "wakeups=\(wakeups) largestBatch=\(largestBatch) inboxPushes=\(inboxPushes) "
+            + "tasksCreated=\(tasksCreated) tasksFinished=\(tasksFinished)"
     }
 }

@@ -69,6 +69,10 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     /// Called when `cancel()` stops a pending handle; timers keep their loop's count with it.
     func didCancelWhilePending() {}
 
+    /// Called by `close()` for a timer it cancelled (not yet due), on the closing thread, after
+    /// the cancellation: whoever waits for the timer learns that it will never fire.
+    func loopClosedBeforeDeadline() {}
+
     /// Cancels the callback if it has not started yet. Thread-safe, idempotent, O(1).
     public func cancel() {
         _ = cancelIfPending()
@@ -166,16 +170,20 @@ class ArgumentHandle<Argument: Sendable>: Handle, @unchecked Sendable {
 final class TimerClosureHandle: ClosureHandle, @unchecked Sendable {
     let when: Double
     let cancelledTimers: CancelledTimerCounter
+    /// What to do if the loop closes before the deadline (set before the timer is scheduled).
+    private let onClose: (@Sendable () -> Void)?
 
     init(when: Double, cancelledTimers: CancelledTimerCounter, file: StaticString, line: UInt,
-         body: @escaping @Sendable () throws -> Void) {
+         onClose: (@Sendable () -> Void)? = nil, body: @escaping @Sendable () throws -> Void) {
         self.when = when
         self.cancelledTimers = cancelledTimers
+        self.onClose = onClose
         super.init(kind: .timer, file: file, line: line, body: body)
     }
 
     override var deadline: Double { when }
     override func didCancelWhilePending() { cancelledTimers.increment() }
+    override func loopClosedBeforeDeadline() { onClose?() }
 }
 
 /// A timer with a function and its argument.

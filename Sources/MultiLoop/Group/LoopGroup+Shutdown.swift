@@ -1,0 +1,116 @@
+/// What a loop group's shutdown did with the work it still held.
+public struct LoopGroupShutdownReport: Sendable, Equatable, CustomStringConvertible {
+    /// One loop's part.
+    public struct Loop: Sendable, Equatable {
+        public var index: Int
+        /// Callbacks accepted before the loop closed that ran during its close (they ran; they
+        /// are counted to show that nothing accepted was dropped).
+        public var callbacksRunAtClose: Int
+        /// Timers not yet due, cancelled; whoever waited for one was told (a sleeping task gets
+        /// `CancellationError`, a `schedule(after:)` future `EventLoopError.closed`).
+        public var timersCancelled: Int
+        /// Live tasks the shutdown cancelled.
+        public var tasksCancelled: Int
+        /// Tasks still running when the grace period ended (they go on, off the loop).
+        public var tasksAbandoned: Int
+        /// `submitTask` submissions accepted but not started: their futures were cancelled.
+        public var submissionsCancelled: Int
+
+        public init(index: Int, callbacksRunAtClose: Int = 0, timersCancelled: Int = 0, tasksCancelled: Int = 0,
+                    tasksAbandoned: Int = 0, submissionsCancelled: Int = 0) {
+            self.index = index
+            self.callbacksRunAtClose = callbacksRunAtClose
+            self.timersCancelled = timersCancelled
+            self.tasksCancelled = tasksCancelled
+            self.tasksAbandoned = tasksAbandoned
+            self.submissionsCancelled = submissionsCancelled
+        }
+    }
+
+    /// Per loop, by index.
+    public var loops: [Loop]
+
+    public init(loops: [Loop]) {
+        self.loops = loops
+    }
+
+    public var callbacksRunAtClose: Int { loops.reduce(0) { $0 + $1.callbacksRunAtClose } }
+    public var timersCancelled: Int { loops.reduce(0) { $0 + $1.timersCancelled } }
+    public var tasksCancelled: Int { loops.reduce(0) { $0 + $1.tasksCancelled } }
+    public var tasksAbandoned: Int { loops.reduce(0) { $0 + $1.tasksAbandoned } }
+    public var submissionsCancelled: Int { loops.reduce(0) { $0 + $1.submissionsCancelled } }
+
+    public var description: String {
+        "callbacks run at close: \(callbacksRunAtClose), timers cancelled: \(timersCancelled), "
+            + "tasks cancelled: \(tasksCancelled), tasks abandoned: \(tasksAbandoned), "
+            + "submissions cancelled: \(submissionsCancelled)"
+    }
+}
+
+extension LoopGroup {
+    /// Shuts the group down, losing nothing that was accepted, and waits until it is done. Call it
+    /// from any thread that is not one of the group's loops; more than once if you like (a second
+    /// call waits for the first and returns the same report). SwiftNIO:
+    /// `syncShutdownGracefully()`; tokio: dropping the `Runtime` (`shutdown_timeout`).
+    ///
+    /// In order:
+    /// 1. `submit` and `submitTask` throw `LoopGroupError.shutDown` from now on.
+    /// 2. Each loop, in its own next iteration, cancels its live tasks (`allTasks()`) and keeps
+    ///    running while they finish their cancellation (their `catch` and `defer` code, awaits
+    ///    included), cancelling any task they start, for at most `gracePeriod` seconds. Work that
+    ///    arrives meanwhile runs as usual; a `submitTask` that arrives is not started (its future
+    ///    is cancelled and counted).
+    /// 3. Each loop's thread then closes its loop: its lanes refuse new work from that instant (a
+    ///    submission either got in before, and runs, or throws `.closed` / `.shutDown`), every
+    ///    callback accepted before it runs exactly once, and timers not yet due are cancelled,
+    ///    their waiters told (a sleeping task gets `CancellationError`, a `schedule(after:)`
+    ///    future `EventLoopError.closed`).
+    /// 4. Every thread is joined: when this returns, nothing of the group runs any more (a task
+    ///    abandoned after the grace period, or a job enqueued on a closed loop, runs on Swift's
+    ///    global executor, and the loop's exception handler is told).
+    ///
+    /// SwiftNIO, in contrast, fails work submitted during its shutdown with an error printed to
+    /// the console and leaves the promise of a task it could not run uncompleted.
+    ///
+    /// - Returns: what was cancelled, per loop.
+    /// - Throws: `LoopGroupError.shutdownFromLoopThread` (it would wait for itself),
+    ///   `.sharedGroupCannotShutDown`; in both cases nothing happened.
+    @discardableResult
+    public func shutdownGracefully(gracePeriod: Double = 10) throws(LoopGroupError) -> LoopGroupShutdownReport {
+        if isShared { throw .sharedGroupCannotShutDown }
+        if loops.contains(where: \.isOnLoopThread) { throw .shutdownFromLoopThread }
+        let finished: LoopGroupShutdownReport? = lifecycleLock.withLock {
+            while true {
+                switch lifecycle {
+                case .running:
+                    lifecycle = .shuttingDown
+                    return nil
+                case .shuttingDown:
+                    _ = lifecycleLock.wait(deadlineNanoseconds: nil)
+                case .shutDown(let report):
+                    return report
+                }
+            }
+        }
+        if let finished { return finished }
+
+        stopAcceptingWork()
+        for member in members { member.requestShutdown(gracePeriod: gracePeriod.isNaN ? 0 : gracePeriod) }
+        for thread in threads { thread.join() }
+        // After the joins: each member's counters were written by its (now ended) thread.
+        let report = LoopGroupShutdownReport(loops: members.map(\.report))
+        lifecycleLock.withLock {
+            lifecycle = .shutDown(report)
+            lifecycleLock.broadcast()
+        }
+        return report
+    }
+
+    /// Whether `shutdownGracefully()` has completed.
+    public var isShutDown: Bool {
+        lifecycleLock.withLock {
+            if case .shutDown = lifecycle { return true }
+            return false
+        }
+    }
+}

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMultiLoopSystem
+
+/// The contents of a small text file, or nil.
+func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count <= 0 { break }
+        bytes += buffer[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The kernel thread ids of this process (/proc/self/task).
+func threadIDsOfThisProcess() -> [Int32] {
+    guard let directory = opendir("/proc/self/task") else { return [] }
+    defer { closedir(directory) }
+    var ids: [Int32] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        if let id = Int32(name) { ids.append(id) }
+    }
+    return ids
+}
+
+/// The names of this process's threads (/proc/self/task/*/comm).
+func threadNamesOfThisProcess() -> [String] {
+    threadIDsOfThisProcess().compactMap { id in
+        readSmallFile("/proc/self/task/\(id)/comm").map { String($0.filter { $0 != "\n" }) }
+    }
+}
+
+/// The CPUs the calling thread may run on.
+func callingThreadCPUs() -> [Int] {
+    var ids = [Int32](repeating: 0, count: 1024)
+    let found = ml_usable_cpus(&ids, Int32(ids.count))
+    return ids.prefix(Int(max(0, found))).map(Int.init)
+}
+
+/// A counter any thread may bump (a relaxed fetch-and-add).
+final class AtomicCounter: @unchecked Sendable {
+    private let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
+    init() { word.initialize(to: 0) }
+    deinit { word.deallocate() }
+    func increment() { _ = ml_fetch_add_relaxed(word, 1) }
+    var value: Int { Int(ml_load_acquire(word)) }
+}
