@@ -22,10 +22,26 @@ extension EventLoop {
             case .failure(let error): _ = try? future.setException(error)
             }
         })
-        // Runs on this loop once the future is done; a cancelled future takes its timer with it.
-        _ = try? future.addDoneCallback(on: self) { future in
-            if future.isCancelled { timer.cancel() }
-        }
+        // A cancelled future takes its timer with it: cancelled inline by the completing thread
+        // (a flag; no loop hop, so it also works when the loop is closing).
+        let link = TimerCancellingNode<Value>(timer: timer)
+        if !future.register(link) && future.isCancelled { timer.cancel() }
         return future
+    }
+}
+
+/// Cancels a timer when the future it would complete is cancelled. Signalled inline by the
+/// completing thread: `TimerHandle.cancel()` is thread-safe and O(1), and no user code runs.
+final class TimerCancellingNode<Value: Sendable>: FutureNode, @unchecked Sendable {
+    private let timer: TimerHandle
+
+    init(timer: TimerHandle) {
+        self.timer = timer
+        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+    }
+
+    override func futureDidComplete(_ future: AnyObject) {
+        guard claimToRun(), (future as? Future<Value>)?.isCancelled == true else { return }
+        timer.cancel()
     }
 }

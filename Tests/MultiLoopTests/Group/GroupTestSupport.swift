@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMultiLoopSystem
+@testable import MultiLoop
 
 /// The contents of a small text file, or nil.
 func readSmallFile(_ path: String) -> String? {
@@ -53,4 +54,26 @@ final class AtomicCounter: @unchecked Sendable {
     deinit { word.deallocate() }
     func increment() { _ = ml_fetch_add_relaxed(word, 1) }
     var value: Int { Int(ml_load_acquire(word)) }
+}
+
+/// A flag any thread may set once and read (release / acquire).
+final class AtomicFlag: @unchecked Sendable {
+    private let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
+    init() { word.initialize(to: 0) }
+    deinit { word.deallocate() }
+    func set() { ml_store_release(word, 1) }
+    var isSet: Bool { ml_load_acquire(word) == 1 }
+}
+
+/// Waits for a future that a job on Swift's global executor completes (a task whose loop has
+/// closed continues there), from an async test: polling with `Task.sleep` gives the thread back
+/// between checks. Blocking instead (`wait`) could hold the last free thread of the global pool,
+/// which has only as many threads as cores, and other tests block some.
+func pollUntilDone<Value>(_ future: Future<Value>) async throws -> Value {
+    let deadline = ml_monotonic_ns() + Int64(FutureTesting.generousSeconds * 1e9)
+    while !future.isDone {
+        if ml_monotonic_ns() > deadline { throw FutureTesting.DidNotHappen(what: "\(future) done") }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    return try future.result()
 }

@@ -1,0 +1,257 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import MultiLoop
+
+@Suite("LoopGroup: exactly-once delivery and graceful shutdown")
+struct LoopGroupShutdownTests {
+    @Test("100k submissions from 4 threads to 4 loops: each runs once, FIFO per producer per loop")
+    func exactlyOnceAndFIFO() throws {
+        let producers = 4
+        let perProducer = 25_000
+        let group = try LoopGroup(loops: 4, name: "fifo")
+        // One log per loop, written only by that loop's thread; read after the shutdown's joins.
+        let logs = (0..<group.count).map { _ in LoopConfined([(producer: Int, sequence: Int)]()) }
+        JoinableThread.runAll(producers) { producer in
+            for sequence in 0..<perProducer {
+                let loop = group.next()
+                let log = logs[group.index(of: loop)!]
+                // `execute` through the loop: the group's `submit` adds a future per item.
+                try! loop.execute { log.value.append((producer, sequence)) }
+            }
+        }
+        let report = try group.shutdownGracefully()
+        #expect(report.tasksCancelled == 0 && report.tasksAbandoned == 0)
+        var seen = Array(repeating: [Bool](repeating: false, count: perProducer), count: producers)
+        var total = 0
+        for log in logs {
+            var last = Array(repeating: -1, count: producers)
+            for item in log.value {
+                #expect(item.sequence > last[item.producer], "FIFO per producer per loop")
+                last[item.producer] = item.sequence
+                #expect(!seen[item.producer][item.sequence], "ran twice")
+                seen[item.producer][item.sequence] = true
+                total += 1
+            }
+        }
+        #expect(total == producers * perProducer)
+        #expect(seen.allSatisfy { $0.allSatisfy { $0 } })
+    }
+
+    @Test("the same with the group's submit: every future completes with its own value")
+    func submitExactlyOnce() throws {
+        let group = try LoopGroup(loops: 4, name: "subx")
+        let counters = (0..<group.count).map { _ in LoopConfined(0) }
+        let sums = Locked(0)
+        JoinableThread.runAll(4) { producer in
+            let futures = (0..<2_500).map { index in
+                try! group.submit { () -> Int in
+                    counters[group.index(of: try getRunningLoop())!].value += 1
+                    return producer * 10_000 + index
+                }
+            }
+            let sum = futures.reduce(0) { $0 + (try! $1.wait(timeout: 60)) }
+            sums.withLock { $0 += sum }
+        }
+        try group.shutdownGracefully()
+        #expect(counters.reduce(0) { $0 + $1.value } == 10_000)
+        let expected = (0..<4).reduce(0) { total, producer in total + (0..<2_500).reduce(0) { $0 + producer * 10_000 + $1 } }
+        #expect(sums.value == expected)
+    }
+
+    @Test("shutdown while 4 producers submit: accepted == executed + cancelled, nothing runs after it returns",
+          arguments: 0..<4)
+    func shutdownWhileSubmitting(batch: Int) throws {
+        // 4 x 50 = 200 rounds.
+        for round in 0..<50 {
+            try shutdownRound(seed: batch * 50 + round)
+        }
+    }
+
+    private func shutdownRound(seed: Int) throws {
+        let group = try LoopGroup(loops: 2, name: "sd\(seed % 100)")
+        let returned = AtomicFlag()
+        let closuresRun = AtomicCounter()
+        let tasksRun = AtomicCounter()
+        let lateRuns = AtomicCounter()
+        let acceptedClosures = AtomicCounter()
+        let acceptedTasks = Locked([Future<Int>]())
+        let started = AtomicCounter()
+        let producers = (0..<4).map { producer in
+            JoinableThread {
+                let futures = Self.produce(producer, group: group, returned: returned, started: started,
+                                           closuresRun: closuresRun, tasksRun: tasksRun, lateRuns: lateRuns,
+                                           acceptedClosures: acceptedClosures)
+                acceptedTasks.withLock { $0 += futures }
+            }
+        }
+        while started.value < 4 { sched_yield() }
+        let report = try group.shutdownGracefully()
+        returned.set()
+        for producer in producers { producer.join() }
+
+        #expect(lateRuns.value == 0)
+        #expect(closuresRun.value == acceptedClosures.value)
+        let futures = acceptedTasks.value
+        #expect(futures.allSatisfy { $0.isDone }, "every accepted future completes")
+        let cancelled = futures.filter(\.isCancelled).count
+        #expect(futures.count == tasksRun.value + cancelled)
+        #expect(cancelled == report.tasksCancelled + report.submissionsCancelled)
+        #expect(report.tasksAbandoned == 0)
+        #expect(throws: LoopGroupError.shutDown) { try group.submit { 0 } }
+    }
+
+    /// Submits closures and tasks (one in six) until the group refuses; returns the futures of
+    /// the accepted tasks.
+    private static func produce(_ producer: Int, group: LoopGroup, returned: AtomicFlag, started: AtomicCounter,
+                                closuresRun: AtomicCounter, tasksRun: AtomicCounter, lateRuns: AtomicCounter,
+                                acceptedClosures: AtomicCounter) -> [Future<Int>] {
+        var submitted = 0
+        var taskFutures: [Future<Int>] = []
+        while true {
+            do throws(LoopGroupError) {
+                if (producer + submitted) % 6 == 0 {
+                    taskFutures.append(try group.submitTask { () async throws -> Int in
+                        try await MultiLoop.sleep(0)
+                        if returned.isSet { lateRuns.increment() }
+                        tasksRun.increment()
+                        return 1
+                    })
+                } else {
+                    _ = try group.submit {
+                        if returned.isSet { lateRuns.increment() }
+                        closuresRun.increment()
+                    }
+                    acceptedClosures.increment()
+                }
+            } catch {
+                #expect(error == .shutDown)
+                return taskFutures
+            }
+            submitted += 1
+            if submitted == 20 { started.increment() }
+        }
+    }
+
+    @Test("shutdown from one of the group's loop threads is an error, and the group keeps working")
+    func shutdownFromALoopThread() throws {
+        let group = try LoopGroup(loops: 2, name: "self")
+        let outcome = try group.submit(to: 1) { () -> String in
+            do {
+                try group.shutdownGracefully()
+                return "shut down"
+            } catch {
+                return "\(error)"
+            }
+        }.wait(timeout: 60)
+        #expect(outcome == "\(LoopGroupError.shutdownFromLoopThread)")
+        #expect(try group.submit { 3 }.wait(timeout: 60) == 3)
+        try group.shutdownGracefully()
+    }
+
+    @Test("shutdown is idempotent: concurrent and later calls return the same report; then submit throws")
+    func shutdownTwice() throws {
+        let group = try LoopGroup(loops: 2, name: "twice")
+        _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
+        let reports = Locked([LoopGroupShutdownReport]())
+        JoinableThread.runAll(3) { _ in
+            let report = try! group.shutdownGracefully()
+            reports.withLock { $0.append(report) }
+        }
+        let again = try group.shutdownGracefully()
+        #expect(reports.value.count == 3)
+        #expect(reports.value.allSatisfy { $0 == again })
+        #expect(again.tasksCancelled == 1)
+        #expect(group.isShutDown && !group.isAcceptingWork)
+        #expect(throws: LoopGroupError.shutDown) { try group.submit { 0 } }
+        #expect(throws: LoopGroupError.shutDown) { try group.submitTask { 0 } }
+        #expect(throws: EventLoopError.closed) { try group.loops[0].execute {} }
+    }
+
+    @Test("shutdown cancels live tasks and lets them finish their cancellation")
+    func tasksFinishTheirCancellation() throws {
+        let group = try LoopGroup(loops: 2, name: "task")
+        let cleanedUp = AtomicCounter()
+        let started = AtomicCounter()
+        let futures = try (0..<6).map { index in
+            try group.submitTask(to: index % 2) { () async throws -> Int in
+                started.increment()
+                do {
+                    try await MultiLoop.sleep(3600)
+                } catch {
+                    // Cleanup that itself awaits: the loop must keep running for it.
+                    _ = try? await group.loops[index % 2].submit { 0 }.value
+                    cleanedUp.increment()
+                    throw error
+                }
+                return index
+            }
+        }
+        while started.value < 6 { sched_yield() }
+        let report = try group.shutdownGracefully()
+        #expect(report.tasksCancelled == 6)
+        #expect(report.tasksAbandoned == 0)
+        #expect(cleanedUp.value == 6)
+        #expect(futures.allSatisfy { $0.isCancelled })
+        #expect(group.statistics.total.tasksCreated == group.statistics.total.tasksFinished)
+    }
+
+    @Test("timers not yet due are cancelled at shutdown: their futures fail with .closed")
+    func timersAtShutdown() throws {
+        let group = try LoopGroup(loops: 2, name: "tmr")
+        let due = try group.loops[0].schedule(after: 0) { 1 }
+        #expect(try due.wait(timeout: 60) == 1)
+        let pending = try group.loops.map { loop in try loop.schedule(after: 3600) { 2 } }
+        let ran = AtomicCounter()
+        let plain = try group.loops[1].callLater(3600) { ran.increment() }
+        let report = try group.shutdownGracefully()
+        #expect(report.timersCancelled == 3)
+        for future in pending {
+            #expect(throws: EventLoopError.closed) { try future.wait(timeout: 60) }
+        }
+        #expect(plain.isCancelled)
+        #expect(ran.value == 0)
+    }
+
+    @Test("a task that ignores cancellation is abandoned after the grace period; shutdown still returns")
+    func gracePeriod() async throws {
+        let group = try LoopGroup(loops: 1, name: "grace")
+        let release = AtomicFlag()
+        let started = AtomicFlag()
+        let stubborn = try group.submitTask { () async -> Int in
+            started.set()
+            while !release.isSet {
+                // Swallows the cancellation; yields so that its loop keeps running (a task
+                // that never suspends blocks its loop, shutdown included, as in any event loop).
+                await Task.yield()
+                try? await MultiLoop.sleep(0.001)
+            }
+            return 9
+        }
+        while !started.isSet { sched_yield() }
+        let handled = Locked([String]())
+        group.loops[0].setExceptionHandler { _, context in handled.withLock { $0.append(context.message) } }
+        let report = try group.shutdownGracefully(gracePeriod: 0.05)
+        #expect(report.tasksCancelled == 1)
+        #expect(report.tasksAbandoned == 1)
+        #expect(handled.value.contains { $0.contains("grace period") })
+        release.set()
+        // Abandoned: it goes on on the global executor.
+        #expect(try await pollUntilDone(stubborn) == 9)
+    }
+
+    @Test("a group dropped without shutdown shuts down, running what it accepted")
+    func dropWithoutShutdown() throws {
+        weak var weakGroup: LoopGroup?
+        var futures: [Future<Int>] = []
+        do {
+            let group = try LoopGroup(loops: 2, name: "drop")
+            weakGroup = group
+            futures = try (0..<100).map { index in try group.submit { index } }
+        }
+        #expect(weakGroup == nil)
+        #expect(futures.enumerated().allSatisfy { (try? $0.element.result()) == $0.offset })
+        #expect(!threadNamesOfThisProcess().contains("ml-drop-0"))
+    }
+}
