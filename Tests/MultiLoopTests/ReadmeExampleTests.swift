@@ -43,6 +43,20 @@ struct ReadmeExampleTests {
         }
         #expect(total == 303)
     }
+
+    @Test("the README's group example returns 42 and 2, and shuts down cleanly")
+    func readmeGroupExample() throws {
+        let group = try LoopGroup()
+        let answer = try group.submit { 6 * 7 }
+        let slow = try group.submitTask { () async throws -> Int in
+            try await sleep(0.1)
+            return try await group.submit { 1 }.value + 1
+        }
+        #expect(try answer.wait(timeout: 5) == 42)
+        #expect(try slow.wait(timeout: 5) == 2)
+        let report = try group.shutdownGracefully()
+        #expect(report == LoopGroupShutdownReport(loops: (0..<group.count).map { LoopGroupShutdownReport.Loop(index: $0) }))
+    }
 }
 
 /// The README's counter class, as written there.

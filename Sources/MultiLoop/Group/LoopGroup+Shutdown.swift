@@ -49,8 +49,8 @@ public struct LoopGroupShutdownReport: Sendable, Equatable, CustomStringConverti
 
 extension LoopGroup {
     /// Shuts the group down, losing nothing that was accepted, and waits until it is done. Call it
-    /// from any thread that is not one of the group's loops; more than once if you like (a second
-    /// call waits for the first and returns the same report). SwiftNIO:
+    /// from a thread that runs no event loop (from a loop task, use `shutdown()`); more than once
+    /// if you like (a second call waits for the first and returns the same report). SwiftNIO:
     /// `syncShutdownGracefully()`; tokio: dropping the `Runtime` (`shutdown_timeout`).
     ///
     /// In order:
@@ -73,12 +73,15 @@ extension LoopGroup {
     /// the console and leaves the promise of a task it could not run uncompleted.
     ///
     /// - Returns: what was cancelled, per loop.
-    /// - Throws: `LoopGroupError.shutdownFromLoopThread` (it would wait for itself),
-    ///   `.sharedGroupCannotShutDown`; in both cases nothing happened.
+    /// - Throws: `LoopGroupError.shutdownFromLoopThread` on a thread that runs an event loop
+    ///   (one of the group's: it would wait for itself; any other: it would stall that loop; as
+    ///   `Future.wait` refuses), `.sharedGroupCannotShutDown`; in both cases nothing happened.
     @discardableResult
     public func shutdownGracefully(gracePeriod: Double = 10) throws(LoopGroupError) -> LoopGroupShutdownReport {
         if isShared { throw .sharedGroupCannotShutDown }
-        if loops.contains(where: \.isOnLoopThread) { throw .shutdownFromLoopThread }
+        if EventLoop.runningOnThisThread.value != nil || loops.contains(where: \.isOnLoopThread) {
+            throw .shutdownFromLoopThread
+        }
         let finished: LoopGroupShutdownReport? = lifecycleLock.withLock {
             while true {
                 switch lifecycle {
@@ -104,6 +107,30 @@ extension LoopGroup {
             lifecycleLock.broadcast()
         }
         return report
+    }
+
+    /// `shutdownGracefully()` for async code: the shutdown runs on a thread of its own and the
+    /// calling task is suspended meanwhile, so a task of another loop (or of Swift's global
+    /// executor) can shut a group down without blocking its thread. SwiftNIO:
+    /// `shutdownGracefully() async`.
+    ///
+    /// - Throws: `LoopGroupError.shutdownFromLoopThread` from a task of one of the group's own loops
+    ///   (the shutdown would cancel and wait for the task that waits for it),
+    ///   `.sharedGroupCannotShutDown`.
+    @discardableResult
+    public func shutdown(gracePeriod: Double = 10) async throws(LoopGroupError) -> LoopGroupShutdownReport {
+        if isShared { throw .sharedGroupCannotShutDown }
+        if loops.contains(where: \.isOnLoopThread) { throw .shutdownFromLoopThread }
+        let outcome = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<LoopGroupShutdownReport, LoopGroupError>, Never>) in
+            _ = PThread(name: "ml-shutdown", detached: true) {
+                do throws(LoopGroupError) {
+                    continuation.resume(returning: .success(try self.shutdownGracefully(gracePeriod: gracePeriod)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try outcome.get()
     }
 
     /// Whether `shutdownGracefully()` has completed.

@@ -150,6 +150,37 @@ struct LoopGroupShutdownTests {
         try group.shutdownGracefully()
     }
 
+    @Test("from another loop: shutdownGracefully() is refused (it would block that loop); await shutdown() works")
+    func shutdownFromAnotherLoop() throws {
+        let group = try LoopGroup(loops: 2, name: "other")
+        let other = try LoopGroup(loops: 1, name: "caller")
+        defer { _ = try? other.shutdownGracefully() }
+        let blocking = try other.submit { () -> String in
+            do {
+                try group.shutdownGracefully()
+                return "shut down"
+            } catch {
+                return "\(error)"
+            }
+        }.wait(timeout: 60)
+        #expect(blocking == "\(LoopGroupError.shutdownFromLoopThread)")
+        _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
+        let report = try other.submitTask { () async throws -> LoopGroupShutdownReport in
+            try await group.shutdown()
+        }.wait(timeout: 60)
+        #expect(report.tasksCancelled == 1)
+        #expect(group.isShutDown)
+        let fromItsOwnLoop = try other.submitTask { () async -> String in
+            do {
+                try await other.shutdown()
+                return "shut down"
+            } catch {
+                return "\(error)"
+            }
+        }.wait(timeout: 60)
+        #expect(fromItsOwnLoop == "\(LoopGroupError.shutdownFromLoopThread)")
+    }
+
     @Test("shutdown is idempotent: concurrent and later calls return the same report; then submit throws")
     func shutdownTwice() throws {
         let group = try LoopGroup(loops: 2, name: "twice")
