@@ -134,17 +134,20 @@ struct LoopGroupShutdownTests {
         }
     }
 
+    /// "shut down", or the error `shutdownGracefully()` threw.
+    private static func outcomeOfShutdown(_ group: LoopGroup) -> String {
+        do {
+            try group.shutdownGracefully()
+            return "shut down"
+        } catch {
+            return "\(error)"
+        }
+    }
+
     @Test("shutdown from one of the group's loop threads is an error, and the group keeps working")
     func shutdownFromALoopThread() throws {
         let group = try LoopGroup(loops: 2, name: "self")
-        let outcome = try group.submit(to: 1) { () -> String in
-            do {
-                try group.shutdownGracefully()
-                return "shut down"
-            } catch {
-                return "\(error)"
-            }
-        }.wait(timeout: 60)
+        let outcome = try group.submit(to: 1) { Self.outcomeOfShutdown(group) }.wait(timeout: 60)
         #expect(outcome == "\(LoopGroupError.shutdownFromLoopThread)")
         #expect(try group.submit { 3 }.wait(timeout: 60) == 3)
         try group.shutdownGracefully()
@@ -155,14 +158,7 @@ struct LoopGroupShutdownTests {
         let group = try LoopGroup(loops: 2, name: "other")
         let other = try LoopGroup(loops: 1, name: "caller")
         defer { _ = try? other.shutdownGracefully() }
-        let blocking = try other.submit { () -> String in
-            do {
-                try group.shutdownGracefully()
-                return "shut down"
-            } catch {
-                return "\(error)"
-            }
-        }.wait(timeout: 60)
+        let blocking = try other.submit { Self.outcomeOfShutdown(group) }.wait(timeout: 60)
         #expect(blocking == "\(LoopGroupError.shutdownFromLoopThread)")
         _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
         let report = try other.submitTask { () async throws -> LoopGroupShutdownReport in
