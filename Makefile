@@ -1,4 +1,5 @@
 # MultiLoop: `make test` installs what is missing, builds, and runs every check;
+# `make stress` builds release and runs the stress test (about a minute on 2 cores);
 # `make demo` builds release and shows threads handing work to a loop.
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -8,7 +9,7 @@ STRICT := -Xswiftc -warnings-as-errors
 # TSan: any report fails the run.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
-.PHONY: all deps build test unit-tests tsan-tests model demo bench clean
+.PHONY: all deps build test unit-tests tsan-tests model cli-tests demo stress bench clean
 
 all: build
 
@@ -18,6 +19,7 @@ deps:
 	[ -f /usr/include/atomic_ops.h ] || missing="$$missing libatomic-ops-dev"; \
 	command -v spin >/dev/null 2>&1 || missing="$$missing spin"; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -39,11 +41,22 @@ tsan-tests: deps
 model: deps
 	bash docs/model/check.sh
 
-test: deps build unit-tests model tsan-tests
+# The command line: usage errors exit 2, --help explains every scenario, a run exits 0 and its
+# --json output parses.
+cli-tests: build
+	bash .ci/cli-tests.sh $$($(SWIFT) build --show-bin-path)/multiloop
+
+test: deps build unit-tests model cli-tests tsan-tests
 	@echo "make test: all checks passed"
 
 demo: deps
 	$(SWIFT) run -c release multiloop demo
+
+# The stress test with its defaults: every scenario, 60 s in all, on a group of one loop per
+# usable CPU. Pass options with ARGS, e.g. `make stress ARGS="--duration 600"`.
+stress: deps
+	$(SWIFT) build -c release --product multiloop
+	$$($(SWIFT) build -c release --show-bin-path)/multiloop stress $(ARGS)
 
 # Benchmarks against SwiftNIO (its own package; first build takes a few minutes).
 bench: deps

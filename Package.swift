@@ -7,13 +7,27 @@ let package = Package(
         .library(name: "MultiLoop", targets: ["MultiLoop"]),
         .executable(name: "multiloop", targets: ["multiloop"]),
     ],
+    dependencies: [
+        // For the `multiloop` command and its stress tool only; the library depends on nothing.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
     targets: [
         // The only C in the project: inline wrappers over libatomic_ops, eventfd, epoll and
         // pthread naming/affinity. Needs the libatomic-ops-dev headers (`make test` installs them).
         .target(name: "CMultiLoopSystem"),
         .target(name: "MultiLoop", dependencies: ["CMultiLoopSystem"]),
-        .executableTarget(name: "multiloop", dependencies: ["MultiLoop"]),
-        .testTarget(name: "MultiLoopTests", dependencies: ["MultiLoop", "CMultiLoopSystem"]),
+        // `multiloop stress`: the scenarios and their checkers (a target of their own so that the
+        // tests can feed the checkers corrupted records).
+        .target(name: "MultiLoopStress", dependencies: [
+            "MultiLoop", "CMultiLoopSystem",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .executableTarget(name: "multiloop", dependencies: [
+            "MultiLoop", "MultiLoopStress",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MultiLoopTests", dependencies: ["MultiLoop", "CMultiLoopSystem", "MultiLoopStress"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,40 +1,27 @@
-// The `multiloop` command: `demo`, threads handing work to a loop; `examples`, the asyncio
-// tutorial's examples in Swift. (The stress tool comes with its own issue.)
+// The `multiloop` command: `stress`, the stress test; `demo`, threads handing work to a loop;
+// `examples`, the asyncio tutorial's examples in Swift.
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Examples) import MultiLoop
-
-let usage = Demo.usage + "\n" + TutorialExamples.usage
+import ArgumentParser
 
 func writeToStandardError(_ text: String) {
     let line = text.hasSuffix("\n") ? text : text + "\n"
     _ = line.withCString { write(2, $0, strlen($0)) }
 }
 
-func fail(_ message: String) -> Never {
-    writeToStandardError("multiloop: \(message)\n\(usage)")
-    exit(2)
-}
-
-let arguments = Array(CommandLine.arguments.dropFirst())
-switch arguments.first {
-case nil, "demo":
-    var producers = 4
-    if arguments.count > 1 {
-        guard arguments.count == 2, let value = Int(arguments[1]), (1...64).contains(value) else {
-            fail("demo takes one optional argument: the number of producer threads (1 to 64)")
-        }
-        producers = value
-    }
-    exit(Demo.run(producers: producers, callbacksPerProducer: 1_000_000 / producers))
-case "examples":
-    exit(TutorialExamples.command(arguments: Array(arguments.dropFirst()),
-                                  output: { print($0) },
-                                  errorOutput: writeToStandardError))
-case "-h", "--help", "help":
-    print(usage)
+// Bad usage exits with 2 (ArgumentParser's own default would be 64), a failed check with 1.
+do {
+    var command = try MultiLoopCommand.parseAsRoot()
+    try command.run()
     exit(0)
-default:
-    fail("unknown command '\(arguments[0])'")
+} catch let code as ExitCode {
+    exit(code.rawValue)
+} catch {
+    if MultiLoopCommand.exitCode(for: error) == .success {
+        print(MultiLoopCommand.fullMessage(for: error))
+        exit(0)
+    }
+    writeToStandardError(MultiLoopCommand.message(for: error) + "\n" + MultiLoopCommand.usageString(for: error))
+    exit(2)
 }

@@ -74,8 +74,16 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     func loopClosedBeforeDeadline() {}
 
     /// Cancels the callback if it has not started yet. Thread-safe, idempotent, O(1).
-    public func cancel() {
-        _ = cancelIfPending()
+    ///
+    /// - Returns: for a timer or a done callback (the loop claims those before running them):
+    ///   true exactly when this call keeps the callback from running, false when it had already
+    ///   fired or started, or was already cancelled. For a plain callback (`callSoon`), true
+    ///   only says it was not cancelled before: it is skipped if the loop has not reached it
+    ///   yet. asyncio's `cancel()` returns nothing; the answer lets a caller that races the
+    ///   loop know which side won.
+    @discardableResult
+    public func cancel() -> Bool {
+        cancelIfPending()
     }
 
     /// Sets the cancelled bit; returns true when the handle was still pending (neither run nor
@@ -215,7 +223,11 @@ public struct TimerHandle: Sendable, CustomStringConvertible {
     /// Cancels the timer if it has not fired. Thread-safe, idempotent, O(1): the entry stays in
     /// the loop's timer heap, flagged, and is discarded when it reaches the top (or when more than
     /// half of a heap of over 100 entries is cancelled, by a rebuild).
-    public func cancel() { handle.cancel() }
+    ///
+    /// - Returns: true when this call kept the timer from firing; false when it had already
+    ///   fired (or been claimed to fire) or was already cancelled.
+    @discardableResult
+    public func cancel() -> Bool { handle.cancel() }
 
     /// Whether `cancel()` has been called.
     public var isCancelled: Bool { handle.isCancelled }

@@ -30,8 +30,9 @@ public final class Lock: @unchecked Sendable, CustomStringConvertible {
     /// A snapshot: another thread may change it as soon as it is read.
     public var isLocked: Bool { mutex.withLock { locked } }
 
-    /// How many tasks wait (for tests and diagnostics). A snapshot.
-    var waiterCount: Int { mutex.withLock { waiters.count } }
+    /// How many tasks wait to acquire the lock. A snapshot for diagnostics and tests: another
+    /// thread may change it as soon as it is read.
+    public var waiterCount: Int { mutex.withLock { waiters.count } }
 
     /// Acquires the lock, waiting (suspended) while another task holds it. asyncio:
     /// `await lock.acquire()`.

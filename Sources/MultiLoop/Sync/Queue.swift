@@ -62,6 +62,14 @@ public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStr
         mutex.withLock { (getters.count, putters.count, joiners.count) }
     }
 
+    /// How many tasks wait in `get` (for an item). A snapshot for diagnostics and tests: another
+    /// thread may change it as soon as it is read.
+    public var waitingGetterCount: Int { mutex.withLock { getters.count } }
+
+    /// How many tasks wait in `put` (for room). A snapshot for diagnostics and tests: another
+    /// thread may change it as soon as it is read.
+    public var waitingPutterCount: Int { mutex.withLock { putters.count } }
+
     /// Puts `item` at the back, waiting while the queue is full. asyncio: `await queue.put(item)`.
     ///
     /// - Throws: `CancellationError` if the task is cancelled while it waits for room; the item

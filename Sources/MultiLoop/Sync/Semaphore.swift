@@ -29,6 +29,10 @@ public final class Semaphore: Sendable, CustomStringConvertible {
     /// The free permits and how many tasks wait (for tests and diagnostics). A snapshot.
     var state: (free: Int, waiters: Int) { permits.state }
 
+    /// How many tasks wait for a permit. A snapshot for diagnostics and tests: another thread
+    /// may change it as soon as it is read.
+    public var waiterCount: Int { permits.waiterCount }
+
     /// Takes a permit, waiting while there is none. asyncio: `await semaphore.acquire()`.
     /// - Throws: `CancellationError` if the task is cancelled while it waits (it holds no permit).
     public func acquire() async throws { try await permits.acquire() }
@@ -74,6 +78,10 @@ public final class BoundedSemaphore: Sendable, CustomStringConvertible {
 
     /// The free permits and how many tasks wait (for tests and diagnostics). A snapshot.
     var state: (free: Int, waiters: Int) { permits.state }
+
+    /// How many tasks wait for a permit. A snapshot for diagnostics and tests: another thread
+    /// may change it as soon as it is read.
+    public var waiterCount: Int { permits.waiterCount }
 
     /// Takes a permit, waiting while there is none. asyncio: `await semaphore.acquire()`.
     /// - Throws: `CancellationError` if the task is cancelled while it waits (it holds no permit).
@@ -127,6 +135,8 @@ final class Permits: @unchecked Sendable {
     var isLocked: Bool { mutex.withLock { free == 0 } }
 
     var state: (free: Int, waiters: Int) { mutex.withLock { (free, waiters.count) } }
+
+    var waiterCount: Int { mutex.withLock { waiters.count } }
 
     var summary: String {
         mutex.withLock { "\(free == 0 ? "locked" : "unlocked, value: \(free)"), waiters: \(waiters.count)" }

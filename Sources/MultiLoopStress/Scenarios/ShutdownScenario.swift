@@ -1,0 +1,97 @@
+import MultiLoop
+
+/// Rounds of: a fresh group, producers submitting closures and (one in six) tasks as fast as they
+/// can, and a shutdown from this thread in the middle of it; `ShutdownChecker` balances each
+/// round's books.
+enum ShutdownScenario {
+    static func run(_ context: ScenarioContext) throws -> ScenarioOutcome {
+        let configuration = context.configuration
+        let shutdownLatency = context.latencies.make()  // this thread only
+        var statistics = EventLoopStatistics()
+        var operations = 0
+        var round = 0
+        var random = context.random(stream: 0)
+        while context.shouldContinue(done: operations, share: configuration.count) {
+            let (books, accepted, groupStatistics, nanoseconds) = try runRound(round, context: context,
+                                                                               random: &random)
+            context.violations.record(ShutdownChecker.check(books))
+            shutdownLatency.record(nanoseconds: nanoseconds)
+            statistics.accumulate(groupStatistics)
+            operations += accepted
+            context.progress.addOperations(accepted)
+            round += 1
+        }
+        return ScenarioOutcome(operations: UInt64(operations), statistics: statistics, details: ["rounds": round])
+    }
+
+    /// One round; returns its books, the submissions accepted, the group's counters and how long
+    /// the shutdown took.
+    private static func runRound(_ round: Int, context: ScenarioContext, random: inout StressRandom)
+        throws -> (ShutdownRound, Int, EventLoopStatistics, Int64) {
+        let group = try context.configuration.makeGroup(name: "shut")
+        let returned = StressFlag()
+        let closuresRun = StressCounter()
+        let tasksRun = StressCounter()
+        let ranAfter = StressCounter()
+        let acceptedClosures = StressCounter()
+        let started = StressCounter()
+        let futuresLock = StressMutex()
+        let futures = LoopOwned([Future<Int>]())
+        let producers = context.configuration.producers
+        // How many submissions each producer makes before the shutdown may start: varies by
+        // round, so the shutdown meets the loops in different states.
+        let warmUp = 1 + random.below(200)
+        let threads = (0..<producers).map { producer in
+            StressThread(name: "ml-shut-\(producer)") {
+                var submitted = 0
+                var mine: [Future<Int>] = []
+                while true {
+                    do throws(LoopGroupError) {
+                        if (producer + submitted) % 6 == 0 {
+                            mine.append(try group.submitTask { () async throws -> Int in
+                                try await MultiLoop.sleep(0)
+                                if returned.isSet { ranAfter.add() }
+                                tasksRun.add()
+                                return 1
+                            })
+                        } else {
+                            _ = try group.submit {
+                                if returned.isSet { ranAfter.add() }
+                                closuresRun.add()
+                            }
+                            acceptedClosures.add()
+                        }
+                    } catch {
+                        break  // .shutDown: the group refuses from now on
+                    }
+                    submitted += 1
+                    if submitted == warmUp { started.add() }
+                }
+                if submitted < warmUp { started.add() }
+                futuresLock.withLock { futures.value += mine }
+            }
+        }
+        while started.value < producers { sched_yield() }
+        let begin = monotonicNanoseconds()
+        let report = try group.shutdownGracefully()
+        let took = monotonicNanoseconds() - begin
+        // The producers stop at their first refusal, which the shutdown's first step guarantees.
+        for thread in threads { thread.join() }
+        let all = futuresLock.withLock { futures.value }
+        // Every future's state as the shutdown left it, before anything else could touch it.
+        let pending = all.filter { !$0.isDone }.count
+        returned.set()
+        let cancelled = all.filter(\.isCancelled).count
+        let books = ShutdownRound(
+            round: round, acceptedClosures: acceptedClosures.value, closuresRun: closuresRun.value,
+            acceptedTasks: all.count, tasksCompleted: tasksRun.value, tasksCancelled: cancelled,
+            futuresPending: pending, ranAfterShutdown: ranAfter.value,
+            reportedCancelled: report.tasksCancelled + report.submissionsCancelled,
+            reportedAbandoned: report.tasksAbandoned)
+        return (books, acceptedClosures.value + all.count, group.statistics.total, took)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
