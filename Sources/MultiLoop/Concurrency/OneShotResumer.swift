@@ -16,6 +16,8 @@ final class OneShotResumer<Value: Sendable, Token>: @unchecked Sendable {
     private var continuation: UnsafeContinuation<Value, any Error>?
     private var token: Token?
     private var cancelled = false
+    /// The continuation was taken to be resumed: the token is no longer needed.
+    private var taken = false
 
     /// Stores the continuation; false if the task was cancelled before it suspended.
     func install(_ continuation: UnsafeContinuation<Value, any Error>) -> Bool {
@@ -27,18 +29,25 @@ final class OneShotResumer<Value: Sendable, Token>: @unchecked Sendable {
     }
 
     /// Keeps what a cancel must undo; false if a cancel already happened (undo it yourself).
+    /// Not kept once the continuation was taken: there is nothing left to undo.
     func keep(_ token: Token) -> Bool {
         lock.withLock {
             guard !cancelled else { return false }
-            self.token = token
+            if !taken { self.token = token }
             return true
         }
     }
 
-    /// The continuation, once: for whoever resumes it.
+    /// The continuation, once: for whoever resumes it. Drops the token too: the token usually
+    /// leads back here (a done callback's or a timer's closure captures this resumer), and
+    /// keeping it after the wait is over would be a reference cycle, a leak per suspension.
     func takeContinuation() -> UnsafeContinuation<Value, any Error>? {
         lock.withLock {
-            defer { continuation = nil }
+            defer {
+                continuation = nil
+                token = nil
+                taken = true
+            }
             return continuation
         }
     }

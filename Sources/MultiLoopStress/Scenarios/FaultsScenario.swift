@@ -230,18 +230,26 @@ enum FaultsScenario {
                     context.violations.record(violation)
                 }
             }
+            guard send(body, to: target, sequence: sequence, viaCallSoonOneIn: 4) else { return }
+            sequences[target] += 1
+            items += 1
+        }
+
+        /// Hands `body` to loop `target` with `callSoonThreadsafe` (one time in `oneIn`) or
+        /// `execute`; false (and the refusal recorded) if the loop refused it.
+        private mutating func send(_ body: @escaping @Sendable () throws -> Void, to target: Int, sequence: Int,
+                                   viaCallSoonOneIn oneIn: Int) -> Bool {
             do {
-                if random.below(4) == 0 {
+                if random.below(oneIn) == 0 {
                     try shared.loops[target].callSoonThreadsafe(body)
                 } else {
                     try shared.loops[target].execute(body)
                 }
+                return true
             } catch {
                 refused(target, sequence, error)
-                return
+                return false
             }
-            sequences[target] += 1
-            items += 1
         }
 
         private mutating func submitFault(to target: Int) {
@@ -255,16 +263,7 @@ enum FaultsScenario {
                 }
                 throw FaultError(id: id)
             }
-            do {
-                if random.below(2) == 0 {
-                    try shared.loops[target].callSoonThreadsafe(body)
-                } else {
-                    try shared.loops[target].execute(body)
-                }
-            } catch {
-                refused(target, sequence, error)
-                return
-            }
+            guard send(body, to: target, sequence: sequence, viaCallSoonOneIn: 2) else { return }
             sequences[target] += 1
             faults[target] += 1
             items += 1

@@ -4,9 +4,15 @@ import MultiLoop
 /// awaits a future that loop `j+1` completes (`group.submit(to: j+1)`: the closure runs there,
 /// logs its arrival and says where it ran), measures the round trip, then continues as a new task
 /// of loop `j+1`, which sends the next hop. Every hop is checked from both sides by `RingChecker`.
+///
+/// The run goes in rounds of at most `hopsPerRound` hops per token: at the end of a round every
+/// token has stopped, the round's logs are checked and dropped, and the tokens go on from where
+/// they stopped. So memory stays flat however long the run.
 enum RingScenario {
     /// Tokens per loop: several, so that the loops have more than one thing to do at a time.
     static let tokensPerLoop = 4
+    /// Hops per token per round.
+    static let hopsPerRound = 5_000
 
     /// Per loop, touched by that loop's thread only (read after the shutdown joined it).
     final class LoopState: @unchecked Sendable {
@@ -24,9 +30,12 @@ enum RingScenario {
         /// Its hops in count mode; nil in duration mode.
         let share: Int?
         var sent = 0
+        /// Where this round ends (`sent` stops there); set between rounds.
+        var limit = 0
+        /// This round's hops.
         var hops: [RingChecker.Hop] = []
-        /// Completed (by whichever loop the token stops on) once it stops.
-        let done: Future<Void>
+        /// Completed (by whichever loop the token stops on) once it stops; one per round.
+        var done: Future<Void>
 
         init(index: Int, start: Int, share: Int?, done: Future<Void>) {
             self.index = index
@@ -34,6 +43,12 @@ enum RingScenario {
             self.share = share
             self.done = done
         }
+
+        /// The loop the token is on between hops.
+        func position(loops: Int) -> Int { (start + sent) % loops }
+
+        /// Whether it has hops left to make (count mode; duration mode asks the clock).
+        var hasMore: Bool { share.map { sent < $0 } ?? true }
     }
 
     /// What every token's task needs.
@@ -54,25 +69,51 @@ enum RingScenario {
             Token(index: index, start: index % loops, share: context.share(of: tokenCount, index: index),
                   done: Future<Void>(loop: group.loops[index % loops]))
         }
-        for token in tokens {
-            do {
-                _ = try group.submitTask(to: token.start) { await travel(token, at: token.start, ring) }
-            } catch {
-                context.violation("refused", loop: token.start, producer: token.index,
-                                  expected: "the group to accept the token's first task", seen: "\(error)")
-                _ = try? token.done.setResult(())
+        var rounds = 0
+        var finished = tokenCount
+        var roundStart = [Int](repeating: 0, count: tokenCount)
+        repeat {
+            // Between rounds every token has stopped (its `done` future is complete), and what
+            // the loops wrote reached this thread through those completions; the next round's
+            // tasks hand these writes back to the loops through their lanes.
+            for token in tokens {
+                token.limit = min(token.share ?? Int.max, token.sent + hopsPerRound)
+                token.hops = []
+                let at = token.position(loops: loops)
+                token.done = Future<Void>(loop: group.loops[at])
+                do {
+                    _ = try group.submitTask(to: at) { await travel(token, at: at, ring) }
+                } catch {
+                    context.violation("refused", loop: at, producer: token.index,
+                                      expected: "the group to accept the token's task", seen: "\(error)")
+                    _ = try? token.done.setResult(())
+                }
             }
-        }
-        let finished = waitForTokens(tokens, ring)
-        try group.shutdownGracefully()  // joins the loop threads: their logs are readable now
-        let records = tokens.map { token in
-            RingChecker.Token(index: token.index, start: token.start, sent: token.sent, hops: token.hops)
-        }
-        context.violations.record(RingChecker(loops: loops).check(tokens: records,
-                                                                  arrivals: states.map(\.arrivals)))
-        let hops = tokens.reduce(0) { $0 + $1.hops.count }
+            finished = waitForTokens(tokens, ring)
+            // Each token's round, renumbered from its start.
+            let records = tokens.map { token in
+                let offset = roundStart[token.index]
+                return RingChecker.Token(
+                    index: token.index, start: (token.start + offset) % loops, sent: token.sent - offset,
+                    hops: token.hops.map { hop in
+                        var hop = hop
+                        hop.sequence -= offset
+                        return hop
+                    })
+            }
+            let arrivals = states.map { state in
+                state.arrivals.map { RingChecker.Arrival(token: $0.token, sequence: $0.sequence - roundStart[$0.token]) }
+            }
+            for state in states { state.arrivals.removeAll(keepingCapacity: true) }
+            context.violations.record(RingChecker(loops: loops).check(tokens: records, arrivals: arrivals))
+            roundStart = tokens.map(\.sent)
+            rounds += 1
+        } while finished == tokenCount && !context.timeIsUp && tokens.contains(where: \.hasMore)
+        try group.shutdownGracefully()
+        let hops = tokens.reduce(0) { $0 + $1.sent }
         return ScenarioOutcome(operations: UInt64(hops), statistics: group.statistics.total,
-                               details: ["hops": hops, "tokens": tokenCount, "tokensStuck": tokenCount - finished])
+                               details: ["hops": hops, "tokens": tokenCount, "tokensStuck": tokenCount - finished,
+                                         "rounds": rounds])
     }
 
     /// The token's life on loop `here`: take note of the arrival, then send the next hop (or stop).
@@ -82,7 +123,7 @@ enum RingScenario {
         let loops = group.count
         let arrivedOn = currentLoop(group)
         if !token.hops.isEmpty { token.hops[token.hops.count - 1].continuedOn = arrivedOn }
-        guard arrivedOn == here, ring.context.shouldContinue(done: token.sent, share: token.share) else {
+        guard arrivedOn == here, token.sent < token.limit, !ring.context.timeIsUp else {
             // Stopped (or lost its way: the checker reports the hop's `continuedOn`).
             _ = try? token.done.setResult(())
             return
