@@ -51,17 +51,3 @@ struct ScenarioOutcome {
     var statistics: EventLoopStatistics
     var details: [String: Int] = [:]
 }
-
-extension EventLoopStatistics {
-    /// Adds another group's totals (the shutdown scenario runs many groups).
-    mutating func accumulate(_ other: EventLoopStatistics) {
-        iterations += other.iterations
-        callbacksRun += other.callbacksRun
-        eventfdWrites += other.eventfdWrites
-        wakeups += other.wakeups
-        largestBatch = max(largestBatch, other.largestBatch)
-        inboxPushes += other.inboxPushes
-        tasksCreated += other.tasksCreated
-        tasksFinished += other.tasksFinished
-    }
-}

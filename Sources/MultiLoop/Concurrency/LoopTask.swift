@@ -120,6 +120,16 @@ extension EventLoop {
         return loopTask
     }
 
+    /// Makes a cancel of the task's future from outside (by whoever was handed the future) cancel
+    /// the task too: a done callback on the task's loop.
+    ///
+    /// - Throws: `EventLoopError.closed` if that loop is closed.
+    func cancelOnFutureCancellation<Value>(_ task: LoopTask<Value>) throws(EventLoopError) {
+        try task.future.addDoneCallback(on: self) { future in
+            if future.isCancelled { task.task.cancel() }
+        }
+    }
+
     /// The tasks of this loop that are not done yet. asyncio: `asyncio.all_tasks(loop)`.
     public func allTasks() -> [any CancellableLoopTask] {
         taskLock.withLock { Array(liveTasks.values) }

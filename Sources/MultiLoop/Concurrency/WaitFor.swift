@@ -65,10 +65,7 @@ extension EventLoop {
         _ operation: @escaping @Sendable () async throws -> Value) throws(EventLoopError) -> Future<Value> {
         guard !isClosed else { throw .closed }
         let task = createTask(operation)
-        // The task's own future: cancelling it from outside must stop the work as well.
-        try task.future.addDoneCallback(on: self) { future in
-            if future.isCancelled { task.task.cancel() }
-        }
+        try cancelOnFutureCancellation(task)
         return task.future
     }
 }

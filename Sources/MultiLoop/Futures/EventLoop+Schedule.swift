@@ -17,10 +17,7 @@ extension EventLoop {
         }, {
             // Cancelled meanwhile (the done callback below may not have run yet).
             guard !future.isDone else { return }
-            switch Result(catching: body) {
-            case .success(let value): _ = try? future.setResult(value)
-            case .failure(let error): _ = try? future.setException(error)
-            }
+            future.complete(with: Result(catching: body))
         })
         // A cancelled future takes its timer with it: cancelled inline by the completing thread
         // (a flag; no loop hop, so it also works when the loop is closing).

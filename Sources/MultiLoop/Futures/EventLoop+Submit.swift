@@ -13,10 +13,7 @@ extension EventLoop {
         let future = Future<Value>(loop: self)
         try execute(file: file, line: line) {
             guard !future.isDone else { return }  // cancelled before it could start
-            switch Result(catching: body) {
-            case .success(let value): _ = try? future.setResult(value)
-            case .failure(let error): _ = try? future.setException(error)
-            }
+            future.complete(with: Result(catching: body))
         }
         return future
     }

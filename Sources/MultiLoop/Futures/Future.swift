@@ -94,6 +94,12 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
         complete(.failure(CancelledError(message: message)), cancelled: true)
     }
 
+    /// Completes the future with `outcome` unless it is already done (cancelled meanwhile, say):
+    /// what a closure's result becomes (`submit`, `schedule(after:)`).
+    func complete(with outcome: Result<Value, any Error>) {
+        _ = complete(outcome, cancelled: false)
+    }
+
     private func complete(_ result: Result<Value, any Error>, cancelled: Bool) -> Bool {
         // Claim first: exactly one completer may write the outcome. Acquire is enough: the claim
         // publishes nothing; the close below does.

@@ -101,10 +101,7 @@ final class LoopGroupMember: @unchecked Sendable {
         }
         guard !future.isDone else { return }  // cancelled by the submitter before it started
         let task = loop.startTask(settling: future, name: name, operation)
-        // Cancelling the future from outside cancels the task.
-        _ = try? future.addDoneCallback(on: loop) { future in
-            if future.isCancelled { task.task.cancel() }
-        }
+        try? loop.cancelOnFutureCancellation(task)
     }
 
     /// This loop's part of the shutdown report. After the thread is joined.

@@ -11,16 +11,7 @@ public struct LoopGroupStatistics: Sendable, Equatable, CustomStringConvertible 
     /// The sum over the loops; `largestBatch` (the ready queue's high-water mark) is the largest
     /// of theirs.
     public var total: EventLoopStatistics {
-        loops.reduce(into: EventLoopStatistics()) { sum, loop in
-            sum.iterations += loop.iterations
-            sum.callbacksRun += loop.callbacksRun
-            sum.eventfdWrites += loop.eventfdWrites
-            sum.wakeups += loop.wakeups
-            sum.largestBatch = max(sum.largestBatch, loop.largestBatch)
-            sum.inboxPushes += loop.inboxPushes
-            sum.tasksCreated += loop.tasksCreated
-            sum.tasksFinished += loop.tasksFinished
-        }
+        loops.reduce(into: EventLoopStatistics()) { $0.accumulate($1) }
     }
 
     public var description: String {

@@ -42,6 +42,19 @@ public struct EventLoopStatistics: Sendable, Equatable, CustomStringConvertible 
         self.tasksFinished = tasksFinished
     }
 
+    /// Adds another snapshot's counters to these (several loops, or several groups, in one
+    /// total); `largestBatch` becomes the larger of the two.
+    public mutating func accumulate(_ other: EventLoopStatistics) {
+        iterations += other.iterations
+        callbacksRun += other.callbacksRun
+        eventfdWrites += other.eventfdWrites
+        wakeups += other.wakeups
+        largestBatch = max(largestBatch, other.largestBatch)
+        inboxPushes += other.inboxPushes
+        tasksCreated += other.tasksCreated
+        tasksFinished += other.tasksFinished
+    }
+
     public var description: String {
         "iterations=\(iterations) callbacksRun=\(callbacksRun) eventfdWrites=\(eventfdWrites) "
             + "wakeups=\(wakeups) largestBatch=\(largestBatch) inboxPushes=\(inboxPushes) "

@@ -42,9 +42,7 @@ func threadNamesOfThisProcess() -> [String] {
 
 /// The CPUs the calling thread may run on.
 func callingThreadCPUs() -> [Int] {
-    var ids = [Int32](repeating: 0, count: 1024)
-    let found = ml_usable_cpus(&ids, Int32(ids.count))
-    return ids.prefix(Int(max(0, found))).map(Int.init)
+    (try? LoopGroup.usableCPUs()) ?? []
 }
 
 /// A counter any thread may bump (a relaxed fetch-and-add).
