@@ -84,6 +84,25 @@ final class LoopOwned<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
+/// Blocks until `condition()` holds (checked every millisecond), or until `progress` has not
+/// moved for `stall` seconds: then false. The scenarios whose work could get stuck (a lost hop, a
+/// task that never ends) wait with this, so that a failure is reported, never a hang.
+func waitUntil(progress: StressCounter, stall: Double = 30, _ condition: () -> Bool) -> Bool {
+    var lastProgress = progress.value
+    var lastChange = monotonicNanoseconds()
+    while !condition() {
+        usleep(1000)
+        let now = monotonicNanoseconds()
+        let current = progress.value
+        if current != lastProgress {
+            (lastProgress, lastChange) = (current, now)
+        } else if Double(now - lastChange) / 1e9 > stall {
+            return false
+        }
+    }
+    return true
+}
+
 /// CLOCK_MONOTONIC nanoseconds.
 @inline(__always)
 func monotonicNanoseconds() -> Int64 { ml_monotonic_ns() }

@@ -165,34 +165,16 @@ enum RingScenario {
     }
 
     /// Blocks until every token stopped, or until the hops stop advancing for `stall` seconds
-    /// (a lost hop: its token would wait forever). Returns how many stopped.
+    /// (a lost hop: its token would wait forever; then every token not stopped is reported).
+    /// Returns how many stopped.
     private static func waitForTokens(_ tokens: [Token], _ ring: Ring, stall: Double = 30) -> Int {
-        var lastCount = ring.hopsDone.value
-        var lastChange = monotonicNanoseconds()
-        var finished = 0
-        for token in tokens {
-            while true {
-                do {
-                    try token.done.wait(timeout: 0.05)
-                    finished += 1
-                    break
-                } catch FutureWaitError.timedOut {
-                    let count = ring.hopsDone.value
-                    let now = monotonicNanoseconds()
-                    if count != lastCount {
-                        (lastCount, lastChange) = (count, now)
-                    } else if Double(now - lastChange) / 1e9 > stall {
-                        ring.context.violation("stalled", producer: token.index,
-                                               expected: "the token to stop", seen: "no hop for \(Int(stall)) s")
-                        break
-                    }
-                } catch {
-                    ring.context.violation("stalled", producer: token.index, expected: "the token to stop",
-                                           seen: "\(error)")
-                    break
-                }
+        for token in tokens where !waitUntil(progress: ring.hopsDone, stall: stall, { token.done.isDone }) {
+            for stuck in tokens where !stuck.done.isDone {
+                ring.context.violation("stalled", producer: stuck.index, expected: "the token to stop",
+                                       seen: "no hop for \(Int(stall)) s")
             }
+            break
         }
-        return finished
+        return tokens.filter { $0.done.isDone }.count
     }
 }

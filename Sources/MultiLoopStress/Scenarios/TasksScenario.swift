@@ -319,21 +319,10 @@ enum TasksScenario {
     /// (then reports it and returns false).
     private static func waitUntil(_ worker: Worker, _ shared: Shared, stall: Double = 30,
                                   _ condition: (Worker) -> Bool) -> Bool {
-        var lastActivity = shared.activity.value
-        var lastChange = monotonicNanoseconds()
-        while !condition(worker) {
-            usleep(1000)
-            let activity = shared.activity.value
-            let now = monotonicNanoseconds()
-            if activity != lastActivity {
-                (lastActivity, lastChange) = (activity, now)
-            } else if Double(now - lastChange) / 1e9 > stall {
-                shared.context.violation("stalled", loop: worker.loop, producer: worker.slot,
-                                         expected: "the \(worker.role.rawValue) task to go on",
-                                         seen: "nothing done for \(Int(stall)) s")
-                return false
-            }
-        }
-        return true
+        if MultiLoopStress.waitUntil(progress: shared.activity, stall: stall, { condition(worker) }) { return true }
+        shared.context.violation("stalled", loop: worker.loop, producer: worker.slot,
+                                 expected: "the \(worker.role.rawValue) task to go on",
+                                 seen: "nothing done for \(Int(stall)) s")
+        return false
     }
 }
