@@ -1,22 +1,36 @@
 // swift-tools-version:6.1
-// Benchmarks for MultiLoop, side by side with SwiftNIO (a peer, for comparison only).
-// A package of its own so that the library itself depends on neither package-benchmark nor NIO.
-// Run from the top level with `make bench`, or here with
-//   swift package --allow-writing-to-package-directory benchmark
+// Benchmarks for MultiLoop, side by side with its peers (SwiftNIO, Dispatch, Swift's global
+// executor, a mutex-and-eventfd baseline), which are here for comparison only. A package of its
+// own so that the library itself depends on none of them.
+//
+// - `LoopBenchmarks`: package-benchmark micro-benchmarks with malloc counts. From the top level:
+//   `make bench` (run them) and `make bench-check` (malloc counts against Thresholds/).
+// - `multiloop-scaling` (Sources/ScalingSweep; not under Benchmarks/, where package-benchmark
+//   would take it for a benchmark target): the thread-scaling sweep, a standalone executable (it also builds with
+//   `--static-swift-stdlib` to run on another machine). From the top level: `make scaling`.
 import PackageDescription
 
 let package = Package(
     name: "MultiLoopBenchmarks",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "multiloop-scaling", targets: ["ScalingSweep"]),
+    ],
     dependencies: [
         .package(name: "MultiLoop", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // Threads and semaphores shared by both executables.
+        .target(name: "BenchSupport"),
+        // eventfd for the sweep's plain peers (Swift's Glibc module does not expose it).
+        .target(name: "CBenchSystem"),
         .executableTarget(
             name: "LoopBenchmarks",
             dependencies: [
+                "BenchSupport",
                 .product(name: "MultiLoop", package: "MultiLoop"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -24,6 +38,16 @@ let package = Package(
             ],
             path: "Benchmarks/LoopBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "ScalingSweep",
+            dependencies: [
+                "BenchSupport", "CBenchSystem",
+                .product(name: "MultiLoop", package: "MultiLoop"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,6 +5,7 @@
 // or a promise (NIO) that the benchmark thread waits for. The same check-and-complete runs in
 // every callback of both loops, so the per-callback work is identical.
 
+import BenchSupport
 import MultiLoop
 import NIOCore
 import NIOPosix

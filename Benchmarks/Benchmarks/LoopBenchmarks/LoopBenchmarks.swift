@@ -18,6 +18,7 @@
 // writes and the loop's wake-ups from epoll per 1M submits.
 
 import Benchmark
+import BenchSupport
 import MultiLoop
 import NIOCore
 import NIOPosix
@@ -35,12 +36,26 @@ private func perMillion(_ value: UInt64, of total: Int) -> Int {
 /// A wait that times out fails the benchmark instead of hanging it.
 private let waitTimeout = 60.0
 
+/// Malloc-count thresholds, the only ones checked (times are too noisy on a shared VM).
+///
+/// - p50 within 2% when comparing two baselines (`swift package benchmark baseline compare`).
+/// - p90 within 0.05 mallocs per operation of the committed `Thresholds/` files
+///   (`make bench-check`; package-benchmark's `thresholds check` compares p90 only). The counts
+///   are per iteration (1M or 1000 operations), so one malloc more or less per operation is 20x
+///   over the limit, while what depends on thread timing stays within it: a producer that runs
+///   further ahead of its loop fills more lane segments (2k to 16k per 1M calls seen).
+///   Three benchmarks are not checked at all (`BENCH_SKIP` in the Makefile): those whose closure
+///   handles are recycled, where the count is 0 to 1 per call depending on whether the loop gave
+///   a handle back before the producer needed a new one.
+func mallocThresholds(operationsPerIteration: Int) -> [BenchmarkMetric: BenchmarkThresholds] {
+    [.mallocCountTotal: BenchmarkThresholds(relative: [.p50: 2.0],
+                                            absolute: [.p90: operationsPerIteration / 20])]
+}
+
 let benchmarks: @Sendable () -> Void = {
     // Allocation counts are deterministic enough to guard; times are not (noisy shared VM), so
-    // no time has a threshold.
-    let mallocThresholds: [BenchmarkMetric: BenchmarkThresholds] = [
-        .mallocCountTotal: BenchmarkThresholds(relative: [.p50: 2.0]),
-    ]
+    // no time has a threshold. See `mallocThresholds(operationsPerIteration:)`.
+    let megaThresholds = mallocThresholds(operationsPerIteration: 1_000_000)
     // 1M callbacks per iteration: a few hundred ms per iteration, so the cross-thread hand-over
     // at the start and end of an iteration (about 20 us) does not show in the per-callback figures.
     // CPU time (all threads of the process; 10 ms resolution on Linux, ~2% of an iteration) is
@@ -54,7 +69,7 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .mega,
         maxDuration: .seconds(3),
         maxIterations: 30,
-        thresholds: mallocThresholds
+        thresholds: megaThresholds
     )
     var streamingWithLoopStatistics = streaming
     streamingWithLoopStatistics.metrics += [LoopMetrics.eventfdWrites, LoopMetrics.wakeups]
@@ -66,7 +81,7 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .kilo,
         maxDuration: .seconds(3),
         maxIterations: 1000,
-        thresholds: mallocThresholds
+        thresholds: mallocThresholds(operationsPerIteration: 1000)
     )
 
     // MARK: Threadsafe submit (1 and 2 producers)

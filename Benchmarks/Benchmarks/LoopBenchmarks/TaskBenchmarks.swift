@@ -9,6 +9,7 @@
 //   CrossLoopRoundTrip.NIO            on loop A: N times, B.submit {} then hop(to: A)
 
 import Benchmark
+import BenchSupport
 import MultiLoop
 import NIOCore
 import NIOPosix
@@ -40,10 +41,11 @@ func taskBenchmarks() {
         scalingFactor: .mega,
         maxDuration: .seconds(3),
         maxIterations: 30,
-        thresholds: [.mallocCountTotal: BenchmarkThresholds(relative: [.p50: 2.0])]
+        thresholds: mallocThresholds(operationsPerIteration: 1_000_000)
     )
     var kiloTasks = tasks
     kiloTasks.scalingFactor = .kilo
+    kiloTasks.thresholds = mallocThresholds(operationsPerIteration: 1000)
 
     let loops = FixtureSlot<TwoLoops>()
     func onLoopA(_ name: String, _ configuration: Benchmark.Configuration,
