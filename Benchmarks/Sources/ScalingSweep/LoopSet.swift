@@ -1,0 +1,87 @@
+// The one interface every peer offers the workloads: N serial consumers ("loops") that accept
+// closures from any thread. The workloads are written once against it, so every peer runs the
+// same code around the hand-over; only `send` differs.
+
+/// N serial consumers. `send(to:_:)` may be called from any thread, including a consumer's own;
+/// callbacks sent to one consumer never run concurrently with each other.
+protocol LoopSet: AnyObject, Sendable {
+    var count: Int { get }
+    func send(to index: Int, _ body: @escaping @Sendable () -> Void)
+    /// Stops the consumers and joins or releases their threads. Called once, after the run.
+    func shutdown() throws
+}
+
+/// Peers that can schedule and cancel timers from inside a consumer.
+protocol TimerLoopSet: LoopSet {
+    /// Runs on consumer `index` (called from a callback sent there). Schedules `count` timers
+    /// with delays `(k % 1000)` µs, cancels every even `k` at once, and makes each odd `k` call
+    /// `fire` on that consumer when due. Returns how many it asked to cancel.
+    func scheduleTimers(on index: Int, count: Int, fire: @escaping @Sendable () -> Void) -> Int
+    /// Whether a cancelled timer still runs something (a cancelled Swift task runs to its end):
+    /// such peers call `fire` for those too, and the sweep waits for every timer.
+    var cancelledTimersFinish: Bool { get }
+}
+
+extension TimerLoopSet {
+    var cancelledTimersFinish: Bool { false }
+}
+
+/// Peers that run Swift tasks on their consumers.
+protocol TaskLoopSet: LoopSet {
+    /// From the sweep's thread: on consumer `index`, creates `count` tasks (in batches of
+    /// `batch`: create them all, then await each), and calls `done(completed)` when all were
+    /// awaited.
+    func runTasks(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void)
+}
+
+/// What the sweep measures.
+enum Workload: String, CaseIterable, Sendable {
+    case fanIn = "fan-in"
+    case fanOut = "fan-out"
+    case allToAll = "all-to-all"
+    case ring
+    case tasks
+    case timers
+}
+
+/// Who is measured.
+enum Peer: String, CaseIterable, Sendable {
+    case multiloop
+    /// MultiLoop's `callSoonThreadsafe`, which returns a cancellable handle (fan-in only).
+    case multiloopHandle = "multiloop-handle"
+    /// MultiLoop with `spinBeforeSleep: .zero`: every idle moment is a sleep in epoll_wait, as
+    /// for the peers (ring only).
+    case multiloopNoSpin = "multiloop-nospin"
+    case nio
+    case dispatch
+    case globalExecutor = "global-executor"
+    case baseline
+    /// Plain threads blocking in read() on an eventfd each (ring only): the machine's floor.
+    case eventfdFloor = "eventfd-floor"
+
+    /// Makes `count` consumers, or nil when this peer is not a set of consumers.
+    func makeLoopSet(count: Int) throws -> (any LoopSet)? {
+        switch self {
+        case .multiloop: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20))
+        case .multiloopHandle: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), returnsHandles: true)
+        case .multiloopNoSpin: try MultiLoopSet(count: count, spinBeforeSleep: .zero)
+        case .nio: NIOSet(count: count)
+        case .dispatch: DispatchSet(count: count)
+        case .globalExecutor: GlobalExecutorSet(count: count)
+        case .baseline: try BaselineSet(count: count)
+        case .eventfdFloor: nil
+        }
+    }
+
+    /// Whether this peer takes part in `workload`.
+    func runs(_ workload: Workload) -> Bool {
+        switch (self, workload) {
+        case (.eventfdFloor, .ring), (.multiloopNoSpin, .ring): true
+        case (.eventfdFloor, _), (.multiloopNoSpin, _): false
+        case (.multiloopHandle, .fanIn): true
+        case (.multiloopHandle, _): false
+        case (.dispatch, .tasks), (.baseline, .tasks), (.baseline, .timers): false
+        default: true
+        }
+    }
+}

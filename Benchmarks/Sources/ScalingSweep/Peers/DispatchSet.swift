@@ -1,0 +1,38 @@
+// Dispatch: one serial queue per "loop" (serviced by Dispatch's thread pool, not by a thread of
+// its own); `async` and `asyncAfter` with a cancellable work item.
+
+import Dispatch
+
+final class DispatchSet: TimerLoopSet {
+    let queues: [DispatchQueue]
+
+    init(count: Int) {
+        queues = (0..<count).map { DispatchQueue(label: "sweep-\($0)") }
+    }
+
+    var count: Int { queues.count }
+
+    @inline(__always)
+    func send(to index: Int, _ body: @escaping @Sendable () -> Void) {
+        queues[index].async(execute: body)
+    }
+
+    func shutdown() throws {
+        for queue in queues { queue.sync {} }
+    }
+
+    func scheduleTimers(on index: Int, count: Int, fire: @escaping @Sendable () -> Void) -> Int {
+        let queue = queues[index]
+        let now = DispatchTime.now()
+        var cancelled = 0
+        for k in 0..<count {
+            let item = DispatchWorkItem(block: fire)
+            queue.asyncAfter(deadline: now + .microseconds(k % 1000), execute: item)
+            if k % 2 == 0 {
+                item.cancel()
+                cancelled += 1
+            }
+        }
+        return cancelled
+    }
+}

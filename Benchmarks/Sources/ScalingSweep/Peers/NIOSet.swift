@@ -1,0 +1,77 @@
+// SwiftNIO: a MultiThreadedEventLoopGroup; `execute`, `scheduleTask`, and Swift tasks isolated
+// to an actor whose executor is the event loop.
+
+import NIOCore
+import NIOPosix
+
+final class NIOSet: TimerLoopSet, TaskLoopSet {
+    let group: MultiThreadedEventLoopGroup
+    let loops: [any EventLoop]
+    /// One actor per event loop, running on it (for the tasks workload).
+    let actors: [NIOLoopActor]
+
+    init(count: Int) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        loops = Array(group.makeIterator())
+        actors = loops.map(NIOLoopActor.init)
+    }
+
+    var count: Int { loops.count }
+
+    @inline(__always)
+    func send(to index: Int, _ body: @escaping @Sendable () -> Void) {
+        loops[index].execute(body)
+    }
+
+    /// Only the sweep's thread calls `shutdown`.
+    nonisolated(unsafe) private var isShutDown = false
+
+    /// Idempotent (the timers workload shuts down before its final check).
+    func shutdown() throws {
+        guard !isShutDown else { return }
+        isShutDown = true
+        try group.syncShutdownGracefully()
+    }
+
+    func scheduleTimers(on index: Int, count: Int, fire: @escaping @Sendable () -> Void) -> Int {
+        let loop = loops[index]
+        var cancelled = 0
+        for k in 0..<count {
+            let scheduled = loop.scheduleTask(in: .microseconds(Int64(k % 1000)), fire)
+            if k % 2 == 0 {
+                scheduled.cancel()
+                cancelled += 1
+            }
+        }
+        return cancelled
+    }
+
+    func runTasks(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void) {
+        let actor = actors[index]
+        Task { done(await actor.runTasks(count: count, batch: batch)) }
+    }
+}
+
+/// An actor whose serial executor is a NIO event loop: tasks created inside it inherit its
+/// isolation, so they run on that loop's thread (NIO 2.101 has no task executor on Linux).
+actor NIOLoopActor {
+    nonisolated let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+    func one() -> Int { 1 }
+
+    func runTasks(count: Int, batch: Int) async -> Int {
+        var completed = 0
+        var tasks: [Task<Int, Never>] = []
+        tasks.reserveCapacity(batch)
+        while completed < count {
+            for _ in 0..<min(batch, count - completed) { tasks.append(Task { self.one() }) }
+            for task in tasks { completed += await task.value }
+            tasks.removeAll(keepingCapacity: true)
+        }
+        return completed
+    }
+}

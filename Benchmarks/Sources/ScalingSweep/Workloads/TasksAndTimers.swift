@@ -1,0 +1,54 @@
+// Tasks created and awaited, and timers scheduled, half cancelled, the rest fired: each spread
+// evenly over the consumers of a peer that has them.
+
+import Synchronization
+
+enum TaskAndTimerWorkloads {
+    /// `tasks` tasks in all; on each consumer a driver creates its share in batches of 100 and
+    /// awaits them. Every driver must report its exact share.
+    static func tasks(_ set: some TaskLoopSet, tasks: Int, stallTimeout: Double) throws -> RunResult {
+        let n = set.count
+        let latch = Latch(count: n)
+        let wrong = Atomic(0)
+        let start = nowNs()
+        for index in 0..<n {
+            let share = tasks / n + (index < tasks % n ? 1 : 0)
+            set.runTasks(on: index, count: share, batch: 100) { completed in
+                if completed != share { wrong.add(1, ordering: .relaxed) }
+                latch.arrive()
+            }
+        }
+        try latch.wait(seconds: stallTimeout, what: "tasks on \(n)")
+        let end = nowNs()
+        guard wrong.load(ordering: .relaxed) == 0 else { throw SweepError.wrongCount("tasks: a driver's count was wrong") }
+        return RunResult(ops: tasks, seconds: Double(end - start) / 1e9)
+    }
+
+    /// `timers` timers in all, each consumer scheduling its share from its own thread (delays
+    /// 0 to 999 µs), cancelling every second one at once. Ends when the last uncancelled one
+    /// fired. Afterwards (the set shut down) exactly the uncancelled ones must have fired.
+    static func timers(_ set: some TimerLoopSet, timers: Int, stallTimeout: Double) throws -> RunResult {
+        let n = set.count
+        let latch = Latch(count: n)
+        let shares = (0..<n).map { timers / n + ($0 < timers % n ? 1 : 0) }
+        // Peers whose cancelled timers still run report every timer; the others only the fired.
+        let sinks = shares.map { share in
+            Sink(target: set.cancelledTimersFinish ? share : share / 2, latch: latch)
+        }
+        let start = nowNs()
+        for index in 0..<n {
+            let fire: @Sendable () -> Void = { sinks[index].bump() }
+            set.send(to: index) {
+                let cancelled = set.scheduleTimers(on: index, count: shares[index], fire: fire)
+                precondition(cancelled == (shares[index] + 1) / 2)
+            }
+        }
+        try latch.wait(seconds: stallTimeout, what: "timers on \(n)")
+        let end = nowNs()
+        try set.shutdown()
+        for (index, sink) in sinks.enumerated() where sink.count != sink.target {
+            throw SweepError.wrongCount("timers: consumer \(index) fired \(sink.count), expected \(sink.target)")
+        }
+        return RunResult(ops: timers, seconds: Double(end - start) / 1e9)
+    }
+}
