@@ -27,6 +27,7 @@ extension EventLoop {
         // 2. Sleep, or just look.
         var registrations: InboxBatch<InboxLane<LoopWork>>
         if ready.isEmpty && !stopping {
+            gatherBeforeDrain()
             let timeout = sleepTimeoutNanoseconds()
             // A first look without any barrier: a busy producer rarely leaves the loop to sleep.
             if timeout != 0 && !lanesHavePendingItems() && !spinForWork(timeout: timeout)
@@ -102,6 +103,7 @@ extension EventLoop {
     /// of producers that have gone. Loop thread only.
     private func drainLanes() {
         receivedWork = false
+        lastDrained = 0
         // Append to a local queue: a stored property would cost a dynamic exclusivity check
         // per item.
         var arrived = ReadyQueue(capacity: 0)
@@ -116,6 +118,7 @@ extension EventLoop {
             }
             counters.inboxPushes += UInt64(taken)
             if taken > 0 { receivedWork = true }
+            lastDrained += taken
             if gone {
                 lanes.swapAt(index, lanes.count - 1)
                 lanes.removeLast().release()
@@ -123,6 +126,33 @@ extension EventLoop {
                 index += 1
             }
         }
+    }
+
+    /// The longest gather pause (`gatherNanoseconds` is this, or 0 for a loop that never spins).
+    static var gatherLimitNanoseconds: Int64 { 1_000 }
+    /// A drain of fewer items than this, followed by more work at once, means a stream that the
+    /// loop takes in small pieces.
+    static var gatherBelowItems: Int { 64 }
+
+    /// Lets a stream of work pile up for up to `gatherNanoseconds` before taking it, when the
+    /// loop has nothing else ready, the last iteration took only a few items, and more are
+    /// already waiting: a producer streaming to a loop that keeps up with it.
+    ///
+    /// Without it the loop takes each item almost as soon as it is published, so the lane's
+    /// published word and slots move between the two cores on nearly every item (1 million
+    /// iterations for 4 million callbacks from one producer, 6-7M callbacks/s). Waiting 1 µs
+    /// (reads only, a `pause` between them) lets the producer write 10-60 items in lines it
+    /// keeps: 13-17M callbacks/s in the same run. A loop that takes work one item at a time with
+    /// gaps between (ping-pong, a ring of loops, a request now and then) finds nothing waiting
+    /// after its iteration, so it never pauses, and its latency is unchanged.
+    @inline(__always)
+    private func gatherBeforeDrain() {
+        guard gatherNanoseconds > 0, lastDrained > 0, lastDrained < Self.gatherBelowItems,
+              lanesHavePendingItems() else { return }
+        let deadline = ml_monotonic_ns() + gatherNanoseconds
+        repeat {
+            for _ in 0..<8 { ml_cpu_relax() }
+        } while ml_monotonic_ns() < deadline
     }
 
     /// Looks for work from other threads for up to `spinNanoseconds` (less if a timer is due

@@ -39,6 +39,11 @@ import CMultiLoopSystem
 /// - Timers fire no earlier than their deadline, and as soon after it as the loop gets to them:
 ///   a callback that blocks delays everything.
 public final class EventLoop: @unchecked Sendable {
+    /// Keeps every field below off the cache line of the object's header, whose reference
+    /// count is written by every thread that retains the loop (`loops[i].execute { }` reads
+    /// the loop out of an array, which retains and releases it per call). See `runJob`.
+    private let separatorFromHeader = CacheLinePadding()
+
     // MARK: Shared words (C atomics only)
 
     /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner
@@ -53,6 +58,8 @@ public final class EventLoop: @unchecked Sendable {
     let cancelledTimers = CancelledTimerCounter()
     /// See `init(spinBeforeSleep:)`.
     let spinNanoseconds: Int64
+    /// The gather pause (see `gatherBeforeDrain`): 1 µs, none when the loop never spins.
+    let gatherNanoseconds: Int64
     /// Unique in the process, never reused (producers key their lanes by it); starts at 1.
     let id = UInt64(truncatingIfNeeded: ml_fetch_add_relaxed(loopIDCounter, 1)) + 1
 
@@ -82,6 +89,8 @@ public final class EventLoop: @unchecked Sendable {
     var lanes: [Unmanaged<InboxLane<LoopWork>>] = []
     /// Whether the last iteration took work from a lane (then the loop spins before sleeping).
     var receivedWork = false
+    /// How many items the last iteration took from the lanes (see `gatherBeforeDrain`).
+    var lastDrained = 0
     /// asyncio's `_stopping`: leave `runForever` after the current iteration.
     var stopping = false
     /// Whether the loop thread may schedule locally (false while `close()` runs the last batch).
@@ -122,12 +131,15 @@ public final class EventLoop: @unchecked Sendable {
     ///   waking it (an eventfd write, and tens of microseconds before the loop runs again on a
     ///   virtual machine). The spin reads the lanes' counters only (no writes, a `pause` between
     ///   reads) and ends at the first work, the earliest timer, or the limit. asyncio and
-    ///   SwiftNIO never spin; tokio's workers do, briefly.
+    ///   SwiftNIO never spin; tokio's workers do, briefly. A loop that spins also pauses up to
+    ///   1 µs before taking a stream of small batches, so that they arrive larger (see
+    ///   docs/design.md, "The iteration"); with 0 it never waits for work it could take.
     /// - Throws: `EventLoopError.systemCallFailed` if the eventfd or epoll instance cannot be
     ///   created (for example when the process is out of file descriptors).
     public init(spinBeforeSleep: Duration = .microseconds(20)) throws(EventLoopError) {
         let (seconds, attoseconds) = spinBeforeSleep.components
         spinNanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        gatherNanoseconds = min(spinNanoseconds, Self.gatherLimitNanoseconds)
         waker = try EventLoopWaker()
         inbox = MPSCInbox(head: words.word(line: 0))
         recycler = HandleRecycler(head: words.word(line: 3))

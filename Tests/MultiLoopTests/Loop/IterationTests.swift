@@ -146,6 +146,41 @@ struct IterationTests {
         }
         try loop.close()
     }
+
+    @Test("the gather pause is 1 µs, and none for a loop that never spins")
+    func gatherPauseFollowsSpin() throws {
+        let spinning = try EventLoop()
+        let notSpinning = try EventLoop(spinBeforeSleep: .zero)
+        let shortSpin = try EventLoop(spinBeforeSleep: .nanoseconds(300))
+        #expect(spinning.gatherNanoseconds == 1_000)
+        #expect(notSpinning.gatherNanoseconds == 0)
+        #expect(shortSpin.gatherNanoseconds == 300)
+        for loop in [spinning, notSpinning, shortSpin] { try loop.close() }
+    }
+
+    @Test("a stream from one producer runs exactly once and in order, with and without the gather",
+          arguments: [Duration.microseconds(20), .zero])
+    func streamWithGather(spin: Duration) throws {
+        let loop = try EventLoop(spinBeforeSleep: spin)
+        let items = 100_000
+        let next = LoopConfined(0)
+        let outOfOrder = LoopConfined(0)
+        let loopThread = JoinableThread { try! loop.runForever() }
+        JoinableThread.runAll(1) { _ in
+            for sequence in 0..<items {
+                try! loop.execute {
+                    if next.value != sequence { outOfOrder.value += 1 }
+                    next.value += 1
+                }
+            }
+        }
+        loop.stop()
+        loopThread.join()
+        try loop.close()
+        #expect(next.value == items)
+        #expect(outOfOrder.value == 0)
+        #expect(loop.statistics.callbacksRun >= UInt64(items))
+    }
 }
 
 /// Round-trips once through a running loop (a callback completing a future).
