@@ -165,11 +165,12 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// `abandon()`), so a `drain` after a true answer takes the producer's last item.
     var isAbandoned: Bool { ml_load_acquire(abandonedWord) != 0 }
 
-    /// Hands every published item to `body`, oldest first; returns how many. Consumer only.
+    /// Hands the published items to `body`, oldest first, at most `limit` of them; returns how
+    /// many. What is left stays published (`hasPendingItems`) for the next drain. Consumer only.
     @inline(__always)
-    func drain(_ body: (consuming Item) -> Void) -> Int {
+    func drain(limit: Int = .max, _ body: (consuming Item) -> Void) -> Int {
         let available = Int(ml_load_acquire(publishedWord) >> 1)
-        return take(upTo: available, body)
+        return take(upTo: available - consumerCount > limit ? consumerCount + limit : available, body)
     }
 
     /// Closes the lane (every later push is refused) and hands every item published before to

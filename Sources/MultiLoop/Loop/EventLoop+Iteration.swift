@@ -112,7 +112,7 @@ extension EventLoop {
         var index = 0
         while index < lanes.count {
             let (taken, gone) = lanes[index]._withUnsafeGuaranteedRef { lane in
-                let taken = lane.drain { accept($0, into: &arrived) }
+                let taken = lane.drain(limit: Self.drainLimitPerLane) { accept($0, into: &arrived) }
                 // Abandoned (acquire) and then empty: the producer's last push is already taken.
                 return (taken, taken == 0 && lane.isAbandoned && !lane.hasPendingItems)
             }
@@ -127,6 +127,9 @@ extension EventLoop {
             }
         }
     }
+
+    /// At most this many items are taken from one lane per iteration (EXPERIMENT).
+    static var drainLimitPerLane: Int { 1024 }
 
     /// The longest gather pause (`gatherNanoseconds` is this, or 0 for a loop that never spins).
     static var gatherLimitNanoseconds: Int64 { 1_000 }

@@ -20,6 +20,21 @@ private final class Counted: @unchecked Sendable {
 struct InboxLaneTests {
     private let segment = InboxLane<Int>.segmentCapacity
 
+    @Test("a drain with a limit takes at most that many, oldest first, and leaves the rest pending")
+    func drainWithLimit() {
+        let lane = InboxLane<Int>()
+        let total = 2 * segment + 5
+        for item in 0..<total { #expect(lane.push(item)) }
+        var seen: [Int] = []
+        #expect(lane.drain(limit: 0) { seen.append($0) } == 0)
+        #expect(lane.drain(limit: segment + 3) { seen.append($0) } == segment + 3)
+        #expect(lane.hasPendingItems)
+        #expect(lane.drain(limit: segment) { seen.append($0) } == segment)
+        #expect(lane.drain(limit: .max) { seen.append($0) } == 2)
+        #expect(!lane.hasPendingItems)
+        #expect(seen == Array(0..<total))
+    }
+
     @Test("items come out in the order they went in, across many segments, each exactly once")
     func fifoAcrossSegments() {
         let lane = InboxLane<Int>()

@@ -147,6 +147,27 @@ struct IterationTests {
         try loop.close()
     }
 
+    @Test("an iteration takes at most 1024 items from a lane; the rest run in the next ones, in order")
+    func drainLimitPerLane() throws {
+        let loop = try EventLoop()
+        let items = 2 * EventLoop.drainLimitPerLane + 500
+        let ran = LoopConfined([Int]())
+        // Published from another thread while the loop is not running: one lane holds them all.
+        JoinableThread.runAll(1) { _ in
+            for sequence in 0..<items { try! loop.execute { ran.value.append(sequence) } }
+        }
+        var perIteration: [Int] = []
+        for _ in 0..<3 {
+            let before = ran.value.count
+            loop.stop()  // from this thread: the next run does exactly one iteration
+            try loop.runForever()
+            perIteration.append(ran.value.count - before)
+        }
+        try loop.close()
+        #expect(perIteration == [EventLoop.drainLimitPerLane, EventLoop.drainLimitPerLane, 500])
+        #expect(ran.value == Array(0..<items))
+    }
+
     @Test("the gather pause is 1 µs, and none for a loop that never spins")
     func gatherPauseFollowsSpin() throws {
         let spinning = try EventLoop()
