@@ -32,10 +32,13 @@ final class Latch: Sendable {
 
 /// A consumer's counter. Confined to its consumer: only the callbacks that consumer runs touch
 /// `count` (a loop thread, a serial queue, a mailbox task), so it needs no synchronisation.
+/// Padded to a cache line of its own: sinks made one after another would otherwise share a line,
+/// and the consumers' counts would invalidate each other's (false sharing, a harness cost).
 final class Sink: @unchecked Sendable {
     private(set) var count = 0
     let target: Int
     private let latch: Latch
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     /// Arrives at once when `target` is 0.
     init(target: Int, latch: Latch) {

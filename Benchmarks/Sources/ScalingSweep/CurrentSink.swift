@@ -33,7 +33,7 @@ enum CurrentSink {
     @inline(__always)
     static func bump() {
         if let raw = pthread_getspecific(key) {
-            Unmanaged<Sink>.fromOpaque(raw).takeUnretainedValue().bump()
+            Unmanaged<Sink>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.bump() }
         } else if let sink = DispatchQueue.getSpecific(key: queueKey) {
             sink.bump()
         } else {
@@ -50,11 +50,13 @@ extension LoopSet {
     func installSinks(_ sinks: [Sink]) throws {
         precondition(sinks.count == count)
         if let dispatch = self as? DispatchSet {
-            for (queue, sink) in zip(dispatch.queues, sinks) { queue.setSpecific(key: CurrentSink.queueKey, value: sink) }
+            for (index, sink) in sinks.enumerated() {
+                dispatch.queues[index].setSpecific(key: CurrentSink.queueKey, value: sink)
+            }
             return
         }
         if let global = self as? GlobalExecutorSet {
-            for (mailbox, sink) in zip(global.mailboxes, sinks) { mailbox.sink = sink }
+            for (index, sink) in sinks.enumerated() { global.mailboxes[index].sink = sink }
             return
         }
         let latch = Latch(count: count)

@@ -7,9 +7,16 @@
 protocol LoopSet: AnyObject, Sendable {
     var count: Int { get }
     func send(to index: Int, _ body: @escaping @Sendable () -> Void)
+    /// A function that sends to consumer `index`, holding that consumer itself: what a producer
+    /// that always sends to the same loop keeps in a local (`let loop = ...; loop.execute { }`),
+    /// so no reference count is touched per call. `send(to:_:)` instead reads the consumer out
+    /// of a table per call and retains it for the call, as `loops[i].execute { }` does.
+    func sender(to index: Int) -> Sender
     /// Stops the consumers and joins or releases their threads. Called once, after the run.
     func shutdown() throws
 }
+
+typealias Sender = @Sendable (_ body: @escaping @Sendable () -> Void) -> Void
 
 /// Peers that can schedule and cancel timers from inside a consumer.
 protocol TimerLoopSet: LoopSet {
@@ -83,5 +90,30 @@ enum Peer: String, CaseIterable, Sendable {
         case (.dispatch, .tasks), (.baseline, .tasks), (.baseline, .timers): false
         default: true
         }
+    }
+}
+
+/// A fixed array of a peer's consumers, read without touching a shared reference count.
+///
+/// Reading `someArray[i]` out of a class property retains and releases the array's buffer, a
+/// reference count that every producer thread would then write on every call: the harness
+/// itself would become the bottleneck of every peer. The element read from here is still
+/// retained for the call, as in a program that calls `loops[i].execute { }`.
+struct Slots<Element>: @unchecked Sendable {
+    private let base: UnsafeMutableBufferPointer<Element>
+
+    init(_ elements: [Element]) {
+        base = .allocate(capacity: elements.count)
+        _ = base.initialize(from: elements)
+    }
+
+    var count: Int { base.count }
+
+    @inline(__always)
+    subscript(index: Int) -> Element { base[index] }
+
+    /// Called once by the owner's deinit.
+    func free() {
+        base.deinitialize().deallocate()
     }
 }

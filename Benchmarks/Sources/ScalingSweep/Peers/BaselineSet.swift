@@ -13,11 +13,13 @@ import Musl
 #endif
 
 final class BaselineSet: LoopSet {
-    let loops: [BaselineLoop]
+    let loops: Slots<BaselineLoop>
 
     init(count: Int) throws {
-        loops = try (0..<count).map { _ in try BaselineLoop() }
+        loops = Slots(try (0..<count).map { _ in try BaselineLoop() })
     }
+
+    deinit { loops.free() }
 
     var count: Int { loops.count }
 
@@ -26,8 +28,13 @@ final class BaselineSet: LoopSet {
         loops[index].post(body)
     }
 
+    func sender(to index: Int) -> Sender {
+        let loop = loops[index]
+        return { body in loop.post(body) }
+    }
+
     func shutdown() throws {
-        for loop in loops { loop.stop() }
+        for index in 0..<loops.count { loops[index].stop() }
     }
 }
 

@@ -4,11 +4,13 @@
 import Dispatch
 
 final class DispatchSet: TimerLoopSet {
-    let queues: [DispatchQueue]
+    let queues: Slots<DispatchQueue>
 
     init(count: Int) {
-        queues = (0..<count).map { DispatchQueue(label: "sweep-\($0)") }
+        queues = Slots((0..<count).map { DispatchQueue(label: "sweep-\($0)") })
     }
+
+    deinit { queues.free() }
 
     var count: Int { queues.count }
 
@@ -17,8 +19,13 @@ final class DispatchSet: TimerLoopSet {
         queues[index].async(execute: body)
     }
 
+    func sender(to index: Int) -> Sender {
+        let queue = queues[index]
+        return { body in queue.async(execute: body) }
+    }
+
     func shutdown() throws {
-        for queue in queues { queue.sync {} }
+        for index in 0..<queues.count { queues[index].sync {} }
     }
 
     func scheduleTimers(on index: Int, count: Int, fire: @escaping @Sendable () -> Void) -> Int {

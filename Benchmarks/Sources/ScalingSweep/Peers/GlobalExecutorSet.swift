@@ -8,12 +8,15 @@
 import BenchSupport
 
 final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet {
-    let mailboxes: [Mailbox]
+    let mailboxes: Slots<Mailbox>
 
     init(count: Int) {
-        mailboxes = (0..<count).map { _ in Mailbox() }
+        let mailboxes = (0..<count).map { _ in Mailbox() }
+        self.mailboxes = Slots(mailboxes)
         for mailbox in mailboxes { Task { await mailbox.drain() } }
     }
+
+    deinit { mailboxes.free() }
 
     var count: Int { mailboxes.count }
 
@@ -22,9 +25,14 @@ final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet {
         mailboxes[index].post(body)
     }
 
+    func sender(to index: Int) -> Sender {
+        let mailbox = mailboxes[index]
+        return { body in mailbox.post(body) }
+    }
+
     func shutdown() throws {
-        for mailbox in mailboxes { mailbox.close() }
-        for mailbox in mailboxes { mailbox.waitUntilDrained() }
+        for index in 0..<mailboxes.count { mailboxes[index].close() }
+        for index in 0..<mailboxes.count { mailboxes[index].waitUntilDrained() }
     }
 
     var cancelledTimersFinish: Bool { true }

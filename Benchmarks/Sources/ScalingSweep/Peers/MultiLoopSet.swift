@@ -5,42 +5,48 @@ import MultiLoop
 
 final class MultiLoopSet: TimerLoopSet, TaskLoopSet {
     let group: LoopGroup
-    let loops: [EventLoop]
-    /// The same loops, read without a retain: `group` keeps them alive. Reading a class element
-    /// out of an array retains it, and the release after the call would make the loop object's
-    /// reference count a cache line that producers and the loop thread fight over (a program
-    /// that holds its loop in a local does not pay that).
-    private let unretainedLoops: [Unmanaged<EventLoop>]
-
+    let loops: Slots<EventLoop>
     /// `callSoonThreadsafe` instead of `execute`.
     let returnsHandles: Bool
 
     init(count: Int, spinBeforeSleep: Duration, returnsHandles: Bool = false) throws {
         group = try LoopGroup(loops: count, name: "sweep", spinBeforeSleep: spinBeforeSleep)
-        loops = group.loops
-        unretainedLoops = loops.map { Unmanaged.passUnretained($0) }
+        loops = Slots(group.loops)
         self.returnsHandles = returnsHandles
     }
+
+    deinit { loops.free() }
 
     var count: Int { loops.count }
 
     @inline(__always)
     func send(to index: Int, _ body: @escaping @Sendable () -> Void) {
-        // The group is shut down only after the run, so `execute` cannot refuse here.
-        // (A non-throwing closure: a typed-throws one here crashes Swift 6.3.1's optimiser.)
-        let accepted = unretainedLoops[index]._withUnsafeGuaranteedRef { loop -> Bool in
+        // The group is shut down only after the run, so the loop cannot refuse here.
+        do {
+            if returnsHandles {
+                try loops[index].callSoonThreadsafe(body)
+            } else {
+                try loops[index].execute(body)
+            }
+        } catch {
+            fatalError("loop \(index) refused work: \(error)")
+        }
+    }
+
+    func sender(to index: Int) -> Sender {
+        let loop = loops[index]
+        let returnsHandles = returnsHandles
+        return { body in
             do {
                 if returnsHandles {
                     try loop.callSoonThreadsafe(body)
                 } else {
                     try loop.execute(body)
                 }
-                return true
             } catch {
-                return false
+                fatalError("loop \(index) refused work: \(error)")
             }
         }
-        if !accepted { fatalError("loop \(index) refused work") }
     }
 
     func shutdown() throws {

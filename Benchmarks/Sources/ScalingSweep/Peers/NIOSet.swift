@@ -6,21 +6,29 @@ import NIOPosix
 
 final class NIOSet: TimerLoopSet, TaskLoopSet {
     let group: MultiThreadedEventLoopGroup
-    let loops: [any EventLoop]
+    let loops: Slots<any EventLoop>
     /// One actor per event loop, running on it (for the tasks workload).
     let actors: [NIOLoopActor]
 
     init(count: Int) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: count)
-        loops = Array(group.makeIterator())
+        let loops = Array(group.makeIterator())
+        self.loops = Slots(loops)
         actors = loops.map(NIOLoopActor.init)
     }
+
+    deinit { loops.free() }
 
     var count: Int { loops.count }
 
     @inline(__always)
     func send(to index: Int, _ body: @escaping @Sendable () -> Void) {
         loops[index].execute(body)
+    }
+
+    func sender(to index: Int) -> Sender {
+        let loop = loops[index]
+        return { body in loop.execute(body) }
     }
 
     /// Only the sweep's thread calls `shutdown`.

@@ -6,7 +6,8 @@
 import BenchSupport
 
 enum ThroughputWorkloads {
-    /// `producers` threads hand `items` callbacks (split evenly) to consumer 0 of `set`.
+    /// `producers` threads hand `items` callbacks (split evenly) to consumer 0 of `set`, each
+    /// holding that consumer (`sender(to:)`), as a producer that feeds one loop would.
     static func fanIn(_ set: some LoopSet, producers: Int, items: Int, stallTimeout: Double) throws -> RunResult {
         let latch = Latch(count: 1)
         let sink = Sink(target: items, latch: latch)
@@ -14,10 +15,11 @@ enum ThroughputWorkloads {
         let gate = StartGate(count: producers)
         let threads = (0..<producers).map { producer in
             let share = items / producers + (producer < items % producers ? 1 : 0)
+            let send = set.sender(to: 0)
             return JoinableThread {
                 let body = CurrentSink.body
                 gate.arriveAndWait()
-                for _ in 0..<share { set.send(to: 0, body) }
+                for _ in 0..<share { send(body) }
             }
         }
         gate.waitUntilReady()
@@ -30,7 +32,8 @@ enum ThroughputWorkloads {
         return RunResult(ops: items, seconds: Double(end - start) / 1e9)
     }
 
-    /// One producer (the sweep's thread) hands `items` callbacks round-robin to every consumer.
+    /// One producer (the sweep's thread) hands `items` callbacks round-robin to every consumer,
+    /// reading each out of the table per call (`send(to:_:)`, as `loops[i].execute`).
     static func fanOut(_ set: some LoopSet, items: Int, stallTimeout: Double) throws -> RunResult {
         let n = set.count
         let latch = Latch(count: n)
