@@ -11,7 +11,7 @@ STRICT := -Xswiftc -warnings-as-errors
 # TSan: any report fails the run.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
-.PHONY: all deps build test unit-tests tsan-tests model cli-tests demo stress bench bench-check \
+.PHONY: all deps build test unit-tests tsan-tests model cli-tests scaling-smoke demo stress bench bench-check \
 	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static clean
 
 all: build
@@ -49,7 +49,11 @@ model: deps
 cli-tests: build
 	bash .ci/cli-tests.sh $$($(SWIFT) build --show-bin-path)/multiloop
 
-test: deps build unit-tests model cli-tests tsan-tests
+# The scaling sweep, its Python peer and its report, at a hundredth of the work (nothing measured).
+scaling-smoke: deps
+	bash .ci/scaling-smoke.sh
+
+test: deps build unit-tests model cli-tests scaling-smoke tsan-tests
 	@echo "make test: all checks passed"
 
 demo: deps

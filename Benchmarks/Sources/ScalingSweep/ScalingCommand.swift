@@ -9,7 +9,6 @@ import Glibc
 import Musl
 #endif
 
-@main
 struct ScalingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "multiloop-scaling",
