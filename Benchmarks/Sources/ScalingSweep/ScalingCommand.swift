@@ -70,22 +70,22 @@ struct ScalingCommand: ParsableCommand {
     }
 
     func parsedWorkloads() throws -> [Workload] {
-        guard let workloads else { return Workload.allCases }
-        return try list(workloads).map { name in
-            guard let workload = Workload(rawValue: name) else {
-                throw ValidationError("unknown workload '\(name)'; known: \(Workload.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return workload
-        }
+        try names(workloads, of: "workload")
     }
 
     func parsedPeers() throws -> [Peer] {
-        guard let peers else { return Peer.allCases }
-        return try list(peers).map { name in
-            guard let peer = Peer(rawValue: name) else {
-                throw ValidationError("unknown peer '\(name)'; known: \(Peer.allCases.map(\.rawValue).joined(separator: ", "))")
+        try names(peers, of: "peer")
+    }
+
+    /// The named cases of a comma-separated list, or every case when the option is absent.
+    private func names<Name: CaseIterable & RawRepresentable<String>>(_ text: String?, of kind: String) throws -> [Name] {
+        guard let text else { return Array(Name.allCases) }
+        return try list(text).map { name in
+            guard let value = Name(rawValue: name) else {
+                let known = Name.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("unknown \(kind) '\(name)'; known: \(known)")
             }
-            return peer
+            return value
         }
     }
 
