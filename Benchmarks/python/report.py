@@ -58,7 +58,7 @@ THROUGHPUT_WORKLOADS = ["fan-in", "fan-out", "all-to-all", "tasks", "timers"]
 
 # What each workload is (from the CSV schema) and what its thread count counts.
 DESCRIPTION = {
-    "fan-in": "N producer threads hand callbacks to one loop (call_soon_threadsafe)",
+    "fan-in": "N producer threads hand callbacks to one loop (execute, call_soon_threadsafe, async)",
     "fan-out": "one producer thread hands callbacks round-robin to N loops",
     "all-to-all": "N loops, each sending callbacks to every other loop",
     "ring": "N loops pass one token around a ring (N = 2: ping-pong)",
