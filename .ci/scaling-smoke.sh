@@ -17,8 +17,8 @@ fi
 bin="$(cd Benchmarks && $SWIFT build --show-bin-path)/multiloop-scaling"
 
 "$bin" --scale 0.01 --repeats 1 --threads 1,2 --csv "$tmp/swift.csv" --quiet || fail "the sweep exited $?"
-# 6 workloads; ring has no 1-thread point; each peer runs the workloads it has.
-expected="fan-in:6 fan-out:5 all-to-all:5 ring:7 tasks:3 timers:4"
+# 7 workloads; ring has no 1-thread point; each peer runs the workloads it has.
+expected="fan-in:6 fan-out:5 all-to-all:5 ring:7 futures:5 tasks:3 timers:4"
 for pair in $expected; do
     workload=${pair%%:*}; peers=${pair##*:}
     rows=$(grep -c "^$workload," "$tmp/swift.csv" || true)
@@ -39,7 +39,7 @@ printf '# Benchmarks\n\n<!-- smoke:begin -->\n<!-- smoke:end -->\n' > "$tmp/benc
 PY=$(Benchmarks/python/ensure-python.sh)
 "$PY" Benchmarks/python/report.py "$tmp/swift.csv" "$tmp/python.csv" --out-dir "$tmp/plots" \
     --markdown "$tmp/benchmarks.md" --section smoke --title "CI smoke run" >/dev/null || fail "report.py exited $?"
-for plot in fan-in fan-out all-to-all tasks timers ring-latency ring-throughput; do
+for plot in fan-in fan-out all-to-all futures tasks timers ring-latency ring-throughput; do
     [ -s "$tmp/plots/$plot.png" ] || fail "no $plot.png"
 done
 grep -q "### Targets" "$tmp/benchmarks.md" || fail "the report wrote no targets table"

@@ -17,7 +17,7 @@ workload/peer/threads twice, a file given twice) stops the script with exit stat
 and line. An unknown peer is only warned about (on stderr) and shown after the known ones.
 
 Output:
-  OUT-DIR/<workload>.png      fan-in, fan-out, all-to-all, tasks, timers: ops/s against threads,
+  OUT-DIR/<workload>.png      fan-in, fan-out, all-to-all, futures, tasks, timers: ops/s against threads,
                               one line per peer (log y); only the workloads present.
   OUT-DIR/ring-latency.png    one-hop latency p50 (solid) and p99 (dashed) against loops in the
                               ring, one colour per peer, the raw eventfd floor in black.
@@ -53,8 +53,8 @@ import sys
 HEADER = ["workload", "peer", "threads", "ops", "seconds", "ops_per_sec", "p50_us", "p99_us",
           "repeats", "cores"]
 
-WORKLOADS = ["fan-in", "fan-out", "all-to-all", "ring", "tasks", "timers"]
-THROUGHPUT_WORKLOADS = ["fan-in", "fan-out", "all-to-all", "tasks", "timers"]
+WORKLOADS = ["fan-in", "fan-out", "all-to-all", "ring", "futures", "tasks", "timers"]
+THROUGHPUT_WORKLOADS = ["fan-in", "fan-out", "all-to-all", "futures", "tasks", "timers"]
 
 # What each workload is (from the CSV schema) and what its thread count counts.
 DESCRIPTION = {
@@ -62,6 +62,7 @@ DESCRIPTION = {
     "fan-out": "one producer thread hands callbacks round-robin to N loops",
     "all-to-all": "N loops, each sending callbacks to every other loop",
     "ring": "N loops pass one token around a ring (N = 2: ping-pong)",
+    "futures": "each of N loops asks the next loop for a value and waits for the answer (round trips)",
     "tasks": "tasks created and awaited across N loops",
     "timers": "1M timers over N loops: schedule, cancel every second one, the rest fire",
 }
@@ -70,15 +71,17 @@ THREADS_LABEL = {
     "fan-out": "loops",
     "all-to-all": "loops",
     "ring": "loops in the ring",
+    "futures": "loops",
     "tasks": "loops",
     "timers": "loops",
 }
 
-PEERS = ["multiloop", "multiloop-handle", "multiloop-nospin", "nio", "dispatch", "global-executor", "baseline",
+PEERS = ["multiloop", "multiloop-handle", "multiloop-await", "multiloop-nospin", "nio", "dispatch", "global-executor", "baseline",
          "eventfd-floor", "asyncio", "uvloop"]
 PEER_STYLE = {  # colour, marker
     "multiloop": ("#1f77b4", "o"),
     "multiloop-handle": ("#aec7e8", "o"),
+    "multiloop-await": ("#6baed6", "p"),
     "multiloop-nospin": ("#17becf", "v"),
     "nio": ("#ff7f0e", "s"),
     "dispatch": ("#2ca02c", "^"),

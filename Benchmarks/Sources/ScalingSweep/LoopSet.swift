@@ -41,12 +41,21 @@ protocol TaskLoopSet: LoopSet {
     func runTasks(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void)
 }
 
+/// Peers whose loops can ask another loop for a value and wait for the answer on their own.
+protocol FutureLoopSet: LoopSet {
+    /// From the sweep's thread: on consumer `index`, asks consumer `target` for a value `count`
+    /// times, one after the other, each answer arriving back on `index` before the next
+    /// request; calls `done(sum of the answers)` on `index` at the end.
+    func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void)
+}
+
 /// What the sweep measures.
 enum Workload: String, CaseIterable, Sendable {
     case fanIn = "fan-in"
     case fanOut = "fan-out"
     case allToAll = "all-to-all"
     case ring
+    case futures
     case tasks
     case timers
 }
@@ -56,6 +65,9 @@ enum Peer: String, CaseIterable, Sendable {
     case multiloop
     /// MultiLoop's `callSoonThreadsafe`, which returns a cancellable handle (fan-in only).
     case multiloopHandle = "multiloop-handle"
+    /// MultiLoop's round trips awaited by a task (`try await future.value`) instead of chained
+    /// callbacks (futures only).
+    case multiloopAwait = "multiloop-await"
     /// MultiLoop with `spinBeforeSleep: .zero`: every idle moment is a sleep in epoll_wait, as
     /// for the peers (ring only).
     case multiloopNoSpin = "multiloop-nospin"
@@ -72,6 +84,7 @@ enum Peer: String, CaseIterable, Sendable {
         case .multiloop: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20))
         case .multiloopHandle: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), returnsHandles: true)
         case .multiloopNoSpin: try MultiLoopSet(count: count, spinBeforeSleep: .zero)
+        case .multiloopAwait: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), awaitsFutures: true)
         case .nio: NIOSet(count: count)
         case .dispatch: DispatchSet(count: count)
         case .globalExecutor: GlobalExecutorSet(count: count)
@@ -85,9 +98,9 @@ enum Peer: String, CaseIterable, Sendable {
         switch (self, workload) {
         case (.eventfdFloor, .ring), (.multiloopNoSpin, .ring): true
         case (.eventfdFloor, _), (.multiloopNoSpin, _): false
-        case (.multiloopHandle, .fanIn): true
-        case (.multiloopHandle, _): false
-        case (.dispatch, .tasks), (.baseline, .tasks), (.baseline, .timers): false
+        case (.multiloopHandle, .fanIn), (.multiloopAwait, .futures): true
+        case (.multiloopHandle, _), (.multiloopAwait, _): false
+        case (.dispatch, .tasks), (.baseline, .tasks), (.baseline, .timers), (.baseline, .futures): false
         default: true
         }
     }

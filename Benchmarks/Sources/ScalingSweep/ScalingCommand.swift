@@ -19,13 +19,15 @@ struct ScalingCommand: ParsableCommand {
               fan-out     one producer hands 2M callbacks round-robin to T loops
               all-to-all  T loops each send ~2M/T callbacks round-robin to every other loop
               ring        a token hops around T >= 2 loops, 50k hops; one-hop latency p50/p99
+              futures     each of T loops asks the next for a value and awaits the answer, 100k round trips
               tasks       200k tasks created and awaited, spread over T loops
               timers      1M timers over T loops: schedule, cancel every second one, fire the rest
             Peers:
-              multiloop          LoopGroup, EventLoop.execute / callLater / createTask
+              multiloop          LoopGroup, EventLoop.execute / callLater / submit + addDoneCallback(on:) / createTask
               multiloop-handle   callSoonThreadsafe, which returns a cancellable Handle (fan-in only)
+              multiloop-await    futures awaited by a task instead of chained done callbacks (futures only)
               multiloop-nospin   the same with spinBeforeSleep 0 (ring only)
-              nio                SwiftNIO MultiThreadedEventLoopGroup: execute / scheduleTask / tasks on an actor
+              nio                SwiftNIO MultiThreadedEventLoopGroup: execute / scheduleTask / submit + hop / tasks on an actor
                                  whose executor is the loop (timers: a tenth of the count, its cancel is O(n))
               dispatch           a serial DispatchQueue per loop: async / asyncAfter
               global-executor    a task per loop draining a mailbox, woken by a continuation; Task {} and Task.sleep

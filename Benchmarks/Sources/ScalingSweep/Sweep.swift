@@ -19,6 +19,7 @@ struct SweepPlan {
         switch workload {
         case .fanIn, .fanOut, .allToAll: 2_000_000
         case .ring: 50_000
+        case .futures: 100_000
         case .tasks: 200_000
         case .timers: 1_000_000
         }
@@ -93,6 +94,9 @@ struct Sweep {
             result = try ThroughputWorkloads.allToAll(set, items: ops, stallTimeout: timeout)
         case .ring:
             result = try RingWorkloads.ring(set, hops: ops, stallTimeout: timeout)
+        case .futures:
+            guard let set = set as? any FutureLoopSet else { throw SweepError.setUp("no futures here") }
+            result = try TaskAndTimerWorkloads.roundTrips(set, roundTrips: ops, stallTimeout: timeout)
         case .tasks:
             guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
             result = try TaskAndTimerWorkloads.tasks(set, tasks: ops, stallTimeout: timeout)

@@ -15,6 +15,7 @@
 #include <atomic_ops.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -104,6 +105,12 @@ static inline void ml_cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/// Gives the CPU to another runnable thread, if there is one (`sched_yield`); returns at once
+/// otherwise. For a spinning loop that may share its CPU with the thread it is waiting for.
+static inline void ml_yield_cpu(void) {
+    sched_yield();
 }
 
 // MARK: - Clock

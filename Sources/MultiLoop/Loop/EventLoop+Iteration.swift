@@ -170,6 +170,11 @@ extension EventLoop {
                 ml_cpu_relax()
             }
             if ml_monotonic_ns() >= deadline { return false }
+            // Every ~32 looks, offer the CPU to another runnable thread: with more loops (or
+            // producers) than CPUs, the thread this loop waits for may be queued behind it.
+            // Returns at once when nobody else is runnable. Without it a ring of 4 spinning loops
+            // on 2 CPUs took 13.5 µs per hop and a chain of round trips 4x longer; with it, 2.5 µs.
+            ml_yield_cpu()
         }
     }
 

@@ -7,10 +7,13 @@
 
 import BenchSupport
 
-final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet {
+final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
     let mailboxes: Slots<Mailbox>
+    /// For the futures workload.
+    let responders: [Responder]
 
     init(count: Int) {
+        responders = (0..<count).map { _ in Responder() }
         let mailboxes = (0..<count).map { _ in Mailbox() }
         self.mailboxes = Slots(mailboxes)
         for mailbox in mailboxes { Task { await mailbox.drain() } }
@@ -66,6 +69,27 @@ final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet {
             }
             done(completed)
         }
+    }
+}
+
+extension GlobalExecutorSet {
+    /// An actor per "loop": a task isolated to actor `index` awaits a method of actor `target`
+    /// (the runtime hops to the other actor and back).
+    func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        let home = responders[index]
+        let other = responders[target]
+        Task { await home.ask(other, count: count, done: done) }
+    }
+}
+
+/// The global executor's "loop" for round trips: a default actor.
+actor Responder {
+    func answer() -> Int { 1 }
+
+    func ask(_ other: Responder, count: Int, done: @Sendable (Int) -> Void) async {
+        var answered = 0
+        for _ in 0..<count { answered += await other.answer() }
+        done(answered)
     }
 }
 

@@ -3,16 +3,19 @@
 
 import MultiLoop
 
-final class MultiLoopSet: TimerLoopSet, TaskLoopSet {
+final class MultiLoopSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
     let group: LoopGroup
     let loops: Slots<EventLoop>
     /// `callSoonThreadsafe` instead of `execute`.
     let returnsHandles: Bool
+    /// Round trips awaited by a task instead of chained by done callbacks.
+    let awaitsFutures: Bool
 
-    init(count: Int, spinBeforeSleep: Duration, returnsHandles: Bool = false) throws {
+    init(count: Int, spinBeforeSleep: Duration, returnsHandles: Bool = false, awaitsFutures: Bool = false) throws {
         group = try LoopGroup(loops: count, name: "sweep", spinBeforeSleep: spinBeforeSleep)
         loops = Slots(group.loops)
         self.returnsHandles = returnsHandles
+        self.awaitsFutures = awaitsFutures
     }
 
     deinit { loops.free() }
@@ -82,6 +85,52 @@ final class MultiLoopSet: TimerLoopSet, TaskLoopSet {
                 tasks.removeAll(keepingCapacity: true)
             }
             done(completed)
+        }
+    }
+
+    /// `other.submit { 1 }` answered on `target`, its done callback run on `index`
+    /// (`addDoneCallback(on:)`, the twin of NIO's promise + `hop(to:)`), which sends the next
+    /// request; or, with `awaitsFutures`, a task on `index` that awaits each future.
+    func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        let home = loops[index]
+        let other = loops[target]
+        if awaitsFutures {
+            home.createTask {
+                var answered = 0
+                for _ in 0..<count { answered += try await other.submit { 1 }.value }
+                done(answered)
+            }
+        } else {
+            let chain = MultiLoopRoundTrips(home: home, other: other, count: count, done: done)
+            do { try home.execute { chain.next() } } catch { fatalError("loop \(index) refused work: \(error)") }
+        }
+    }
+}
+
+/// One loop's chain of round trips in callbacks; only its home loop touches `answered`.
+final class MultiLoopRoundTrips: @unchecked Sendable {
+    let home: EventLoop
+    let other: EventLoop
+    let count: Int
+    let done: @Sendable (Int) -> Void
+    var answered = 0
+
+    init(home: EventLoop, other: EventLoop, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        self.home = home
+        self.other = other
+        self.count = count
+        self.done = done
+    }
+
+    func next() {
+        guard answered < count else { return done(answered) }
+        do {
+            try other.submit { 1 }.addDoneCallback(on: home) { [self] future in
+                answered += try future.result()
+                next()
+            }
+        } catch {
+            fatalError("a loop refused a round trip: \(error)")
         }
     }
 }

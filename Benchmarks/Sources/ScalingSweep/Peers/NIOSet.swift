@@ -4,7 +4,7 @@
 import NIOCore
 import NIOPosix
 
-final class NIOSet: TimerLoopSet, TaskLoopSet {
+final class NIOSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
     let group: MultiThreadedEventLoopGroup
     let loops: Slots<any EventLoop>
     /// One actor per event loop, running on it (for the tasks workload).
@@ -57,6 +57,39 @@ final class NIOSet: TimerLoopSet, TaskLoopSet {
     func runTasks(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void) {
         let actor = actors[index]
         Task { done(await actor.runTasks(count: count, batch: batch)) }
+    }
+}
+
+extension NIOSet {
+    /// `target.submit { 1 }.hop(to: home)`: a promise completed on the other loop, its callback
+    /// hopped back to this one, and the next request sent from there.
+    func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        let chain = NIORoundTrips(home: loops[index], other: loops[target], count: count, done: done)
+        chain.home.execute { chain.next() }
+    }
+}
+
+/// One loop's chain of round trips; only its home loop touches `answered`.
+final class NIORoundTrips: @unchecked Sendable {
+    let home: any EventLoop
+    let other: any EventLoop
+    let count: Int
+    let done: @Sendable (Int) -> Void
+    var answered = 0
+
+    init(home: any EventLoop, other: any EventLoop, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        self.home = home
+        self.other = other
+        self.count = count
+        self.done = done
+    }
+
+    func next() {
+        guard answered < count else { return done(answered) }
+        other.submit { 1 }.hop(to: home).whenSuccess { [self] value in
+            answered += value
+            next()
+        }
     }
 }
 

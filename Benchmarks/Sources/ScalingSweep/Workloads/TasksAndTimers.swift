@@ -1,9 +1,30 @@
-// Tasks created and awaited, and timers scheduled, half cancelled, the rest fired: each spread
-// evenly over the consumers of a peer that has them.
+// Round trips between loops (a future answered by another loop), tasks created and awaited,
+// and timers scheduled, half cancelled, the rest fired: each spread evenly over the consumers of
+// a peer that has them.
 
 import Synchronization
 
 enum TaskAndTimerWorkloads {
+    /// `roundTrips` in all: each consumer asks the next one (itself when alone) for a value and
+    /// waits for the answer before asking again. Every answer must arrive, exactly.
+    static func roundTrips(_ set: some FutureLoopSet, roundTrips: Int, stallTimeout: Double) throws -> RunResult {
+        let n = set.count
+        let latch = Latch(count: n)
+        let wrong = Atomic(0)
+        let start = nowNs()
+        for index in 0..<n {
+            let share = roundTrips / n + (index < roundTrips % n ? 1 : 0)
+            set.runRoundTrips(from: index, to: (index + 1) % n, count: share) { answered in
+                if answered != share { wrong.add(1, ordering: .relaxed) }
+                latch.arrive()
+            }
+        }
+        try latch.wait(seconds: stallTimeout, what: "round trips over \(n)")
+        let end = nowNs()
+        guard wrong.load(ordering: .relaxed) == 0 else { throw SweepError.wrongCount("futures: answers lost") }
+        return RunResult(ops: roundTrips, seconds: Double(end - start) / 1e9)
+    }
+
     /// `tasks` tasks in all; on each consumer a driver creates its share in batches of 100 and
     /// awaits them. Every driver must report its exact share.
     static func tasks(_ set: some TaskLoopSet, tasks: Int, stallTimeout: Double) throws -> RunResult {
