@@ -43,7 +43,8 @@
  *              It polls (drains), or tries to sleep, or stops and closes:
  *                drain   take the chain (CAS(head, chain, EMPTY)), add its lanes to R;
  *                        then for each p in R: load pub[p] and run items consumed[p]
- *                        .. pub[p]/2 - 1; a lane that gave nothing (ABANDON): load
+ *                        .. pub[p]/2 - 1, or only the first of them (the loop's limit
+ *                        of items per lane and iteration, modelled as a choice); a lane that gave nothing (ABANDON): load
  *                        abandoned[p]; if set, load pub[p] again; still nothing: drop
  *                        the lane from R;
  *                sleep   CAS(head, EMPTY, SLEEPING) (a chain: drain instead), then scan
@@ -537,7 +538,16 @@ lanes:
         :: else
         fi;
 #endif
-        run_lane(p, pub[p] >> 1);
+        /* The loop takes at most drainLimitPerLane items of a lane per iteration: either
+         * everything published, or (nondeterministically) only the first item, the rest
+         * staying published for a later drain or for the sleep's scan to see. */
+        if
+        :: run_lane(p, pub[p] >> 1)
+        :: (pub[p] >> 1) > consumed[p] + 1 ->
+            v = consumed[p] + 1;            /* (run_lane re-reads its bound: fix it)     */
+            run_lane(p, v);
+            v = 0                           /* dead local: keep the state canonical      */
+        fi;
         CHECK_P1;
         p++;
         next_in_R();

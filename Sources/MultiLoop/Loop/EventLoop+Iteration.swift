@@ -9,7 +9,7 @@ extension EventLoop {
     ///    until woken. Sleeping is the inbox's `EMPTY -> SLEEPING` CAS followed by a look at
     ///    every lane; if the CAS fails or a lane holds work, the loop does not block.
     /// 3. Register new lanes, then take every lane into the ready queue (timers into the heap),
-    ///    each lane oldest first.
+    ///    each lane oldest first, at most `drainLimitPerLane` items per lane.
     /// 4. Move the due timers to the ready queue, after what is already there, in
     ///    (deadline, sequence) order.
     /// 5. Run exactly the callbacks that were ready at the start of this step; what they schedule

@@ -23,9 +23,11 @@ import CMultiLoopSystem
 ///   (`execute`, `callSoon`, `callSoonThreadsafe`, done callbacks it schedules, its `stop()`;
 ///   its timers enter the heap in that order too).
 /// - Work that another thread handed over before a callback of this loop started (the callback
-///   can see that it was) is taken by the next iteration at the latest, and runs in it. So a
-///   callback that schedules a callback (`callSoon`) that schedules a third one runs that third
-///   one after all of it.
+///   can see that it was) is taken by the next iteration, and runs in it, as long as that
+///   thread's lane holds at most 1024 items; a larger backlog is taken 1024 items per iteration,
+///   in order, and the loop does not sleep before it has all of it. So a callback that schedules
+///   a callback (`callSoon`) that schedules a third one runs that third one after everything
+///   handed over before the first, unless a thread had more than 1024 items waiting.
 ///
 /// ## Not guaranteed
 /// - No order between threads: each thread has its own lane into the loop, and the loop takes
