@@ -1,6 +1,6 @@
 // What one run of a workload measured, and the CSV row of a point (the median of its runs).
 // The CSV schema is documented in docs/benchmarks.md ("Thread scaling") and shared with
-// Benchmarks/python/asyncio_scaling.py and Benchmarks/scaling/report.py.
+// Benchmarks/python/asyncio_scaling.py and Benchmarks/python/report.py.
 
 #if canImport(Glibc)
 import Glibc
