@@ -45,34 +45,12 @@ final class DispatchSet: TimerLoopSet, FutureLoopSet {
 
     /// `async` to the other queue, which answers with `async` back to this one.
     func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
-        let chain = DispatchRoundTrips(home: queues[index], other: queues[target], count: count, done: done)
-        chain.home.async { chain.next() }
-    }
-}
-
-/// One queue's chain of round trips; only its home queue touches `answered`.
-final class DispatchRoundTrips: @unchecked Sendable {
-    let home: DispatchQueue
-    let other: DispatchQueue
-    let count: Int
-    let done: @Sendable (Int) -> Void
-    var answered = 0
-
-    init(home: DispatchQueue, other: DispatchQueue, count: Int, done: @escaping @Sendable (Int) -> Void) {
-        self.home = home
-        self.other = other
-        self.count = count
-        self.done = done
-    }
-
-    func next() {
-        guard answered < count else { return done(answered) }
-        other.async { [self] in
-            let value = 1
-            home.async { [self] in
-                answered += value
-                next()
+        let chain = RoundTripChain<DispatchQueue>(home: queues[index], other: queues[target], count: count, done: done) { chain in
+            chain.other.async {
+                let value = 1
+                chain.home.async { chain.received(value) }
             }
         }
+        chain.home.async { chain.next() }
     }
 }

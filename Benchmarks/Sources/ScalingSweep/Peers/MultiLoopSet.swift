@@ -101,36 +101,16 @@ final class MultiLoopSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
                 done(answered)
             }
         } else {
-            let chain = MultiLoopRoundTrips(home: home, other: other, count: count, done: done)
-            do { try home.execute { chain.next() } } catch { fatalError("loop \(index) refused work: \(error)") }
-        }
-    }
-}
-
-/// One loop's chain of round trips in callbacks; only its home loop touches `answered`.
-final class MultiLoopRoundTrips: @unchecked Sendable {
-    let home: EventLoop
-    let other: EventLoop
-    let count: Int
-    let done: @Sendable (Int) -> Void
-    var answered = 0
-
-    init(home: EventLoop, other: EventLoop, count: Int, done: @escaping @Sendable (Int) -> Void) {
-        self.home = home
-        self.other = other
-        self.count = count
-        self.done = done
-    }
-
-    func next() {
-        guard answered < count else { return done(answered) }
-        do {
-            try other.submit { 1 }.addDoneCallback(on: home) { [self] future in
-                answered += try future.result()
-                next()
+            let chain = RoundTripChain<EventLoop>(home: home, other: other, count: count, done: done) { chain in
+                do {
+                    try chain.other.submit { 1 }.addDoneCallback(on: chain.home) { future in
+                        chain.received(try future.result())
+                    }
+                } catch {
+                    fatalError("a loop refused a round trip: \(error)")
+                }
             }
-        } catch {
-            fatalError("a loop refused a round trip: \(error)")
+            do { try home.execute { chain.next() } } catch { fatalError("loop \(index) refused work: \(error)") }
         }
     }
 }

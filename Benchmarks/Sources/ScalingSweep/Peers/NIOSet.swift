@@ -64,32 +64,10 @@ extension NIOSet {
     /// `target.submit { 1 }.hop(to: home)`: a promise completed on the other loop, its callback
     /// hopped back to this one, and the next request sent from there.
     func runRoundTrips(from index: Int, to target: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
-        let chain = NIORoundTrips(home: loops[index], other: loops[target], count: count, done: done)
-        chain.home.execute { chain.next() }
-    }
-}
-
-/// One loop's chain of round trips; only its home loop touches `answered`.
-final class NIORoundTrips: @unchecked Sendable {
-    let home: any EventLoop
-    let other: any EventLoop
-    let count: Int
-    let done: @Sendable (Int) -> Void
-    var answered = 0
-
-    init(home: any EventLoop, other: any EventLoop, count: Int, done: @escaping @Sendable (Int) -> Void) {
-        self.home = home
-        self.other = other
-        self.count = count
-        self.done = done
-    }
-
-    func next() {
-        guard answered < count else { return done(answered) }
-        other.submit { 1 }.hop(to: home).whenSuccess { [self] value in
-            answered += value
-            next()
+        let chain = RoundTripChain<any EventLoop>(home: loops[index], other: loops[target], count: count, done: done) { chain in
+            chain.other.submit { 1 }.hop(to: chain.home).whenSuccess { chain.received($0) }
         }
+        chain.home.execute { chain.next() }
     }
 }
 
