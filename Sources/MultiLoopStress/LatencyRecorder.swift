@@ -1,4 +1,5 @@
 import Histogram
+import MultiLoop
 
 /// One thread's latency histogram (HdrHistogram, 3 significant digits, 1 ns to 60 s). Each
 /// thread that measures gets its own, touched by that thread only; `LatencyRecorders.merged()`
@@ -16,7 +17,7 @@ final class LatencyRecorder: @unchecked Sendable {
 
 /// The recorders of one scenario run.
 final class LatencyRecorders: @unchecked Sendable {
-    private let lock = StressMutex()
+    private let lock = PThreadMutex()
     private var recorders: [LatencyRecorder] = []
 
     /// A new recorder for one thread.

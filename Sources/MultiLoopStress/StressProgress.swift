@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MultiLoop
 
 /// Counters a scenario bumps as it goes (any thread), and a thread that shows them: a live line
 /// rewritten in place on a terminal, a plain line every few seconds otherwise. Written to
@@ -8,7 +9,7 @@ import Glibc
 public final class StressProgress: @unchecked Sendable {
     private let operations = StressCounter()
     private let violations = StressCounter()
-    private let lock = StressMutex()
+    private let lock = PThreadMutex()
     private var scenario = ""
     private var started: Int64 = 0
     private let write: @Sendable (String) -> Void
@@ -48,10 +49,10 @@ public final class StressProgress: @unchecked Sendable {
     }
 
     /// Shows progress every `interval` seconds until `stop` is set; joins nothing itself.
-    func startReporter(terminal: Bool) -> (stop: StressFlag, thread: StressThread) {
+    func startReporter(terminal: Bool) -> (stop: StressFlag, thread: PThread) {
         let stop = StressFlag()
         let interval: Double = terminal ? 0.25 : 5
-        let thread = StressThread(name: "ml-progress") { [self] in
+        let thread = PThread(name: "ml-progress") { [self] in
             var last = monotonicNanoseconds()
             while !stop.isSet {
                 usleep(50_000)

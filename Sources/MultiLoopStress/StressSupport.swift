@@ -2,55 +2,14 @@
 import Glibc
 #endif
 import CMultiLoopSystem
+import MultiLoop
 
-/// A pthread mutex (the stress tool's own: the library's is internal).
-final class StressMutex: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+// Threads and locks are the library's own `PThread` and `PThreadMutex` (package access).
 
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
-/// A joinable pthread running one closure. Join every one (ThreadSanitizer reports the rest).
-final class StressThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let body: @Sendable () -> Void
-    private let name: String?
-    private var joined = false
-
-    /// Starts the thread; `name` (15 bytes kept) shows in `top -H` and debuggers.
-    init(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
-        self.body = body
-        self.name = name
-        let box = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<StressThread>.fromOpaque(raw!).takeRetainedValue()
-            if let name = me.name { _ = name.withCString { ml_thread_set_name($0) } }
-            me.body()
-            return nil
-        }, box.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-    }
-
-    func join() {
-        guard !joined else { return }
-        joined = true
-        pthread_join(thread, nil)
-    }
-
-    /// Starts `count` threads running `body(index)` and joins them all.
+extension PThread {
+    /// Starts `count` threads named `name-<index>` running `body(index)` and joins them all.
     static func runAll(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
-        let threads = (0..<count).map { index in StressThread(name: "\(name)-\(index)") { body(index) } }
+        let threads = (0..<count).map { index in PThread(name: "\(name)-\(index)") { body(index) } }
         for thread in threads { thread.join() }
     }
 }

@@ -1,4 +1,5 @@
 import CMultiLoopSystem
+import MultiLoop
 
 /// One broken invariant, described precisely enough to find it again: where (scenario, loop,
 /// producer, sequence number) and what was expected against what was seen.
@@ -35,7 +36,7 @@ public struct StressViolation: Sendable, Codable, Equatable, CustomStringConvert
 /// Collects violations from any thread: counts them all, keeps the first few.
 final class ViolationLog: @unchecked Sendable {
     static let kept = 10
-    private let lock = StressMutex()
+    private let lock = PThreadMutex()
     private var first: [StressViolation] = []
     private var total = 0
     private let progress: StressProgress?

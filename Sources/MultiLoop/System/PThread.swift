@@ -5,18 +5,19 @@ import Musl
 #endif
 import CMultiLoopSystem
 
-/// A pthread running one closure: joinable, or detached.
+/// A pthread running one closure: joinable, or detached. `package`: the stress tool's threads
+/// are these too.
 ///
 /// Started from nonisolated code only (a closure formed in a `@MainActor` context would trap
 /// when the new thread calls it). The name is set on the thread itself (Linux keeps 15 bytes).
-final class PThread: @unchecked Sendable {
+package final class PThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: @Sendable () -> Void
     private let name: String
     private var joined = false
 
     /// Starts a thread running `body`. With `detached`, nobody joins it and it frees itself.
-    init(name: String, detached: Bool = false, _ body: @escaping @Sendable () -> Void) {
+    package init(name: String, detached: Bool = false, _ body: @escaping @Sendable () -> Void) {
         self.body = body
         self.name = name
         let context = Unmanaged.passRetained(self).toOpaque()
@@ -34,10 +35,10 @@ final class PThread: @unchecked Sendable {
     }
 
     /// Whether the calling thread is this one.
-    var isCurrent: Bool { pthread_equal(thread, pthread_self()) != 0 }
+    package var isCurrent: Bool { pthread_equal(thread, pthread_self()) != 0 }
 
     /// Waits for the thread to end. Once; never from the thread itself.
-    func join() {
+    package func join() {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)

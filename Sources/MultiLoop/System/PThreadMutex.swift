@@ -9,12 +9,12 @@ import CMultiLoopSystem
 ///
 /// Used where a lock is the right tool (rare lifecycle transitions, blocking waits), never on a
 /// hot path. A pthread mutex rather than `Synchronization.Mutex`: with Swift 6.3.1 on Linux the
-/// latter gives ThreadSanitizer false positives.
-final class PThreadMutex: @unchecked Sendable {
+/// latter gives ThreadSanitizer false positives. `package`: the stress tool locks with it too.
+package final class PThreadMutex: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    package init() {
         let rc1 = pthread_mutex_init(mutex, nil)
         precondition(rc1 == 0, "pthread_mutex_init failed: \(rc1)")
         var attributes = pthread_condattr_t()
@@ -33,7 +33,7 @@ final class PThreadMutex: @unchecked Sendable {
     }
 
     @inline(__always)
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    package func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

@@ -34,8 +34,8 @@ enum FanInScenario {
                       latency: context.latencies.make(), producers: configuration.producers)
         }
         let submitted = LoopOwned([Int](repeating: 0, count: configuration.producers))
-        let submittedLock = StressMutex()
-        StressThread.runAll(configuration.producers, name: "ml-fanin") { producer in
+        let submittedLock = PThreadMutex()
+        PThread.runAll(configuration.producers, name: "ml-fanin") { producer in
             let share = context.share(of: configuration.producers, index: producer)
             var sequence = 0
             while context.shouldContinue(done: sequence, share: share) {

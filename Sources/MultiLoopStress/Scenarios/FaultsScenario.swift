@@ -91,7 +91,7 @@ enum FaultsScenario {
 
         // The configured producers, and the spawner as one more worker (its share in count mode
         // is what its short-lived producers send).
-        StressThread.runAll(producers + 1, name: "ml-faults") { worker in
+        PThread.runAll(producers + 1, name: "ml-faults") { worker in
             let share = context.share(of: producers + 1, index: worker)
             if worker == producers {
                 exited.value = spawn(shared, firstProducer: producers, share: share, submitted: submitted)
@@ -136,7 +136,7 @@ enum FaultsScenario {
             let waveStart = monotonicNanoseconds()
             // Each producer's number and what it leaves behind, written by its thread and read
             // after it is joined.
-            var wave: [(thread: StressThread, index: Int, left: LoopOwned<(tasks: [PendingTask], items: Int)>)] = []
+            var wave: [(thread: PThread, index: Int, left: LoopOwned<(tasks: [PendingTask], items: Int)>)] = []
             for _ in 0..<waveSize {
                 var items = 1 + random.below(shortLivedItems)
                 if let left = remaining {
@@ -148,7 +148,7 @@ enum FaultsScenario {
                 let index = firstProducer + exited + wave.count
                 let seed = random.next()
                 let left = LoopOwned((tasks: [PendingTask](), items: 0))
-                let thread = StressThread(name: "ml-faults-x") {
+                let thread = PThread(name: "ml-faults-x") {
                     var producer = Producer(index: index, shared: shared, random: StressRandom(seed: seed))
                     for _ in 0..<count { producer.submitOne() }
                     context.progress.addOperations(count)

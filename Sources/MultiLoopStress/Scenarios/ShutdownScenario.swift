@@ -35,14 +35,14 @@ enum ShutdownScenario {
         let ranAfter = StressCounter()
         let acceptedClosures = StressCounter()
         let started = StressCounter()
-        let futuresLock = StressMutex()
+        let futuresLock = PThreadMutex()
         let futures = LoopOwned([Future<Int>]())
         let producers = context.configuration.producers
         // How many submissions each producer makes before the shutdown may start: varies by
         // round, so the shutdown meets the loops in different states.
         let warmUp = 1 + random.below(200)
         let threads = (0..<producers).map { producer in
-            StressThread(name: "ml-shut-\(producer)") {
+            PThread(name: "ml-shut-\(producer)") {
                 var submitted = 0
                 var mine: [Future<Int>] = []
                 while true {

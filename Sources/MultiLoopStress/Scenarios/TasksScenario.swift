@@ -209,7 +209,7 @@ enum TasksScenario {
             victims.append(Victim(worker: worker, at: 0.05 + 0.55 * random.unit(), byTask: random.below(2) == 1))
         }
         let byThread = victims.filter { !$0.byTask }.sorted { $0.at < $1.at }
-        let canceller = StressThread(name: "ml-tasks-cancel") {
+        let canceller = PThread(name: "ml-tasks-cancel") {
             for victim in byThread {
                 while !(victim.worker.started.isSet && shared.fraction >= victim.at) && !shared.ending.isSet {
                     usleep(500)

@@ -83,7 +83,7 @@ enum TimersScenario {
 
     /// Loop-side timers that other threads may cancel. Any thread, under its lock.
     final class CancelPool: @unchecked Sendable {
-        private let lock = StressMutex()
+        private let lock = PThreadMutex()
         private var entries: [(loop: Int, key: Key, handle: TimerHandle)] = []
 
         func add(loop: Int, key: Key, handle: TimerHandle) {
@@ -141,7 +141,7 @@ enum TimersScenario {
             let pool = CancelPool()
             let loopRounds = states.map { LoopRound(state: $0, context: context, producers: producers, pool: pool) }
             let round = rounds
-            StressThread.runAll(producers, name: "ml-timers") { producer in
+            PThread.runAll(producers, name: "ml-timers") { producer in
                 runProducer(producer, steps: steps, rounds: loopRounds, pool: pool, context: context,
                             random: context.random(stream: loops.count + round * producers + producer))
             }

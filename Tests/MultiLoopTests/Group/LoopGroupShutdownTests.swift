@@ -3,6 +3,7 @@ import Testing
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import MultiLoopStress
 
 @Suite("LoopGroup: exactly-once delivery and graceful shutdown")
 struct LoopGroupShutdownTests {
@@ -71,13 +72,13 @@ struct LoopGroupShutdownTests {
 
     private func shutdownRound(seed: Int) throws {
         let group = try LoopGroup(loops: 2, name: "sd\(seed % 100)")
-        let returned = AtomicFlag()
-        let closuresRun = AtomicCounter()
-        let tasksRun = AtomicCounter()
-        let lateRuns = AtomicCounter()
-        let acceptedClosures = AtomicCounter()
+        let returned = StressFlag()
+        let closuresRun = StressCounter()
+        let tasksRun = StressCounter()
+        let lateRuns = StressCounter()
+        let acceptedClosures = StressCounter()
         let acceptedTasks = Locked([Future<Int>]())
-        let started = AtomicCounter()
+        let started = StressCounter()
         let producers = (0..<4).map { producer in
             JoinableThread {
                 let futures = Self.produce(producer, group: group, returned: returned, started: started,
@@ -104,9 +105,9 @@ struct LoopGroupShutdownTests {
 
     /// Submits closures and tasks (one in six) until the group refuses; returns the futures of
     /// the accepted tasks.
-    private static func produce(_ producer: Int, group: LoopGroup, returned: AtomicFlag, started: AtomicCounter,
-                                closuresRun: AtomicCounter, tasksRun: AtomicCounter, lateRuns: AtomicCounter,
-                                acceptedClosures: AtomicCounter) -> [Future<Int>] {
+    private static func produce(_ producer: Int, group: LoopGroup, returned: StressFlag, started: StressCounter,
+                                closuresRun: StressCounter, tasksRun: StressCounter, lateRuns: StressCounter,
+                                acceptedClosures: StressCounter) -> [Future<Int>] {
         var submitted = 0
         var taskFutures: [Future<Int>] = []
         while true {
@@ -114,23 +115,23 @@ struct LoopGroupShutdownTests {
                 if (producer + submitted) % 6 == 0 {
                     taskFutures.append(try group.submitTask { () async throws -> Int in
                         try await MultiLoop.sleep(0)
-                        if returned.isSet { lateRuns.increment() }
-                        tasksRun.increment()
+                        if returned.isSet { lateRuns.add() }
+                        tasksRun.add()
                         return 1
                     })
                 } else {
                     _ = try group.submit {
-                        if returned.isSet { lateRuns.increment() }
-                        closuresRun.increment()
+                        if returned.isSet { lateRuns.add() }
+                        closuresRun.add()
                     }
-                    acceptedClosures.increment()
+                    acceptedClosures.add()
                 }
             } catch {
                 #expect(error == .shutDown)
                 return taskFutures
             }
             submitted += 1
-            if submitted == 20 { started.increment() }
+            if submitted == 20 { started.add() }
         }
     }
 
@@ -199,17 +200,17 @@ struct LoopGroupShutdownTests {
     @Test("shutdown cancels live tasks and lets them finish their cancellation")
     func tasksFinishTheirCancellation() throws {
         let group = try LoopGroup(loops: 2, name: "task")
-        let cleanedUp = AtomicCounter()
-        let started = AtomicCounter()
+        let cleanedUp = StressCounter()
+        let started = StressCounter()
         let futures = try (0..<6).map { index in
             try group.submitTask(to: index % 2) { () async throws -> Int in
-                started.increment()
+                started.add()
                 do {
                     try await MultiLoop.sleep(3600)
                 } catch {
                     // Cleanup that itself awaits: the loop must keep running for it.
                     _ = try? await group.loops[index % 2].submit { 0 }.value
-                    cleanedUp.increment()
+                    cleanedUp.add()
                     throw error
                 }
                 return index
@@ -230,8 +231,8 @@ struct LoopGroupShutdownTests {
         let due = try group.loops[0].schedule(after: 0) { 1 }
         #expect(try due.wait(timeout: 60) == 1)
         let pending = try group.loops.map { loop in try loop.schedule(after: 3600) { 2 } }
-        let ran = AtomicCounter()
-        let plain = try group.loops[1].callLater(3600) { ran.increment() }
+        let ran = StressCounter()
+        let plain = try group.loops[1].callLater(3600) { ran.add() }
         let report = try group.shutdownGracefully()
         #expect(report.timersCancelled == 3)
         for future in pending {
@@ -244,8 +245,8 @@ struct LoopGroupShutdownTests {
     @Test("a task that ignores cancellation is abandoned after the grace period; shutdown still returns")
     func gracePeriod() async throws {
         let group = try LoopGroup(loops: 1, name: "grace")
-        let release = AtomicFlag()
-        let started = AtomicFlag()
+        let release = StressFlag()
+        let started = StressFlag()
         let stubborn = try group.submitTask { () async -> Int in
             started.set()
             while !release.isSet {

@@ -1,5 +1,6 @@
 import Testing
 @testable import MultiLoop
+@testable import MultiLoopStress
 
 @Suite("The iteration (asyncio's _run_once)")
 struct IterationTests {
@@ -54,7 +55,7 @@ struct IterationTests {
     @Test("timers fire in deadline order and never before their deadline", arguments: 0..<3)
     func timersFireInDeadlineOrderNeverEarly(round: Int) throws {
         let loop = try EventLoop()
-        var generator = SplitMix(seed: UInt64(round + 1))
+        var generator = StressRandom(seed: UInt64(round + 1))
         let records = LoopConfined<[(when: Double, firedAt: Double, index: Int)]>([])
         let base = loop.time()
         var deadlines: [Double] = []
@@ -207,17 +208,4 @@ struct IterationTests {
 /// Round-trips once through a running loop (a callback completing a future).
 func onLoopOrNil(_ loop: EventLoop) throws -> Bool {
     try onLoop(loop) { true }
-}
-
-/// A small deterministic generator for reproducible "random" schedules.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

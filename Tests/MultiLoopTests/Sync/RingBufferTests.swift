@@ -1,5 +1,6 @@
 import Testing
 @testable import MultiLoop
+@testable import MultiLoopStress
 
 @Suite("RingBuffer (AsyncQueue's storage)")
 struct RingBufferTests {
@@ -7,7 +8,7 @@ struct RingBufferTests {
     func agreesWithAnArray() {
         var ring = RingBuffer<Int>()
         var model: [Int] = []
-        var generator = SplitMix(seed: 42)
+        var generator = StressRandom(seed: 42)
         for step in 0..<5_000 {
             switch generator.next() % 5 {
             case 0, 1:
