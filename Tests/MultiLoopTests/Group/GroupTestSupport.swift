@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMultiLoopSystem
+import Testing
 @testable import MultiLoop
 
 /// The contents of a small text file, or nil.
@@ -19,9 +20,13 @@ func readSmallFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// The kernel thread ids of this process (/proc/self/task).
+/// The kernel thread ids of this process (/proc/self/task). Unreadable is a failure of the test
+/// that asked: an empty list would make "this thread is gone" hold without looking.
 func threadIDsOfThisProcess() -> [Int32] {
-    guard let directory = opendir("/proc/self/task") else { return [] }
+    guard let directory = opendir("/proc/self/task") else {
+        Issue.record("cannot read /proc/self/task (errno \(errno))")
+        return []
+    }
     defer { closedir(directory) }
     var ids: [Int32] = []
     while let entry = readdir(directory) {
@@ -40,27 +45,14 @@ func threadNamesOfThisProcess() -> [String] {
     }
 }
 
-/// The CPUs the calling thread may run on.
+/// The CPUs the calling thread may run on; failing to read them fails the test that asked.
 func callingThreadCPUs() -> [Int] {
-    (try? LoopGroup.usableCPUs()) ?? []
-}
-
-/// A counter any thread may bump (a relaxed fetch-and-add).
-final class AtomicCounter: @unchecked Sendable {
-    private let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
-    init() { word.initialize(to: 0) }
-    deinit { word.deallocate() }
-    func increment() { _ = ml_fetch_add_relaxed(word, 1) }
-    var value: Int { Int(ml_load_acquire(word)) }
-}
-
-/// A flag any thread may set once and read (release / acquire).
-final class AtomicFlag: @unchecked Sendable {
-    private let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
-    init() { word.initialize(to: 0) }
-    deinit { word.deallocate() }
-    func set() { ml_store_release(word, 1) }
-    var isSet: Bool { ml_load_acquire(word) == 1 }
+    do {
+        return try LoopGroup.usableCPUs()
+    } catch {
+        Issue.record(error, "sched_getaffinity failed")
+        return []
+    }
 }
 
 /// Waits for a future that a job on Swift's global executor completes (a task whose loop has
