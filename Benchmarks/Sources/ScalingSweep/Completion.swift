@@ -96,3 +96,9 @@ final class StartGate: Sendable {
         for _ in 0..<count { gate.signal() }
     }
 }
+
+/// Consumer `index`'s part of `total` operations split as evenly as possible among `n`
+/// (the first `total % n` get one more).
+func shareOf(_ total: Int, index: Int, among n: Int) -> Int {
+    total / n + (index < total % n ? 1 : 0)
+}

@@ -8,41 +8,41 @@ enum TaskAndTimerWorkloads {
     /// `roundTrips` in all: each consumer asks the next one (itself when alone) for a value and
     /// waits for the answer before asking again. Every answer must arrive, exactly.
     static func roundTrips(_ set: some FutureLoopSet, roundTrips: Int, stallTimeout: Double) throws -> RunResult {
-        let n = set.count
-        let latch = Latch(count: n)
-        let wrong = Atomic(0)
-        let start = nowNs()
-        for index in 0..<n {
-            let share = roundTrips / n + (index < roundTrips % n ? 1 : 0)
-            set.runRoundTrips(from: index, to: (index + 1) % n, count: share) { answered in
-                if answered != share { wrong.add(1, ordering: .relaxed) }
-                latch.arrive()
-            }
+        try splitOverConsumers(set.count, total: roundTrips, what: "round trips", stallTimeout: stallTimeout) {
+            index, share, done in
+            set.runRoundTrips(from: index, to: (index + 1) % set.count, count: share, done: done)
         }
-        try latch.wait(seconds: stallTimeout, what: "round trips over \(n)")
-        let end = nowNs()
-        guard wrong.load(ordering: .relaxed) == 0 else { throw SweepError.wrongCount("futures: answers lost") }
-        return RunResult(ops: roundTrips, seconds: Double(end - start) / 1e9)
     }
 
     /// `tasks` tasks in all; on each consumer a driver creates its share in batches of 100 and
     /// awaits them. Every driver must report its exact share.
     static func tasks(_ set: some TaskLoopSet, tasks: Int, stallTimeout: Double) throws -> RunResult {
-        let n = set.count
+        try splitOverConsumers(set.count, total: tasks, what: "tasks", stallTimeout: stallTimeout) {
+            index, share, done in
+            set.runTasks(on: index, count: share, batch: 100, done: done)
+        }
+    }
+
+    /// Starts `total` operations split evenly over `n` consumers (`start(index, share, done)`;
+    /// each calls `done` with how many it completed), waits for all of them, and checks that
+    /// each completed exactly its share.
+    private static func splitOverConsumers(_ n: Int, total: Int, what: String, stallTimeout: Double,
+                                           _ start: (Int, Int, @escaping @Sendable (Int) -> Void) -> Void)
+        throws -> RunResult {
         let latch = Latch(count: n)
         let wrong = Atomic(0)
-        let start = nowNs()
+        let begin = nowNs()
         for index in 0..<n {
-            let share = tasks / n + (index < tasks % n ? 1 : 0)
-            set.runTasks(on: index, count: share, batch: 100) { completed in
+            let share = shareOf(total, index: index, among: n)
+            start(index, share) { completed in
                 if completed != share { wrong.add(1, ordering: .relaxed) }
                 latch.arrive()
             }
         }
-        try latch.wait(seconds: stallTimeout, what: "tasks on \(n)")
+        try latch.wait(seconds: stallTimeout, what: "\(what) over \(n)")
         let end = nowNs()
-        guard wrong.load(ordering: .relaxed) == 0 else { throw SweepError.wrongCount("tasks: a driver's count was wrong") }
-        return RunResult(ops: tasks, seconds: Double(end - start) / 1e9)
+        guard wrong.load(ordering: .relaxed) == 0 else { throw SweepError.wrongCount("\(what): a consumer's count was wrong") }
+        return RunResult(ops: total, seconds: Double(end - begin) / 1e9)
     }
 
     /// `timers` timers in all, each consumer scheduling its share from its own thread (delays
@@ -51,7 +51,7 @@ enum TaskAndTimerWorkloads {
     static func timers(_ set: some TimerLoopSet, timers: Int, stallTimeout: Double) throws -> RunResult {
         let n = set.count
         let latch = Latch(count: n)
-        let shares = (0..<n).map { timers / n + ($0 < timers % n ? 1 : 0) }
+        let shares = (0..<n).map { shareOf(timers, index: $0, among: n) }
         // Peers whose cancelled timers still run report every timer; the others only the fired.
         let sinks = shares.map { share in
             Sink(target: set.cancelledTimersFinish ? share : share / 2, latch: latch)

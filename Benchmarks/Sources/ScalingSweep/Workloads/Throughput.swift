@@ -14,7 +14,7 @@ enum ThroughputWorkloads {
         try set.installSinks([sink])
         let gate = StartGate(count: producers)
         let threads = (0..<producers).map { producer in
-            let share = items / producers + (producer < items % producers ? 1 : 0)
+            let share = shareOf(items, index: producer, among: producers)
             let send = set.sender(to: 0)
             return JoinableThread {
                 let body = CurrentSink.body
@@ -37,7 +37,7 @@ enum ThroughputWorkloads {
     static func fanOut(_ set: some LoopSet, items: Int, stallTimeout: Double) throws -> RunResult {
         let n = set.count
         let latch = Latch(count: n)
-        let sinks = (0..<n).map { index in Sink(target: items / n + (index < items % n ? 1 : 0), latch: latch) }
+        let sinks = (0..<n).map { index in Sink(target: shareOf(items, index: index, among: n), latch: latch) }
         try set.installSinks(sinks)
         let body = CurrentSink.body
         let start = nowNs()
