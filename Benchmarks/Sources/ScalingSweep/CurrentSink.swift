@@ -46,19 +46,11 @@ enum CurrentSink {
 }
 
 extension LoopSet {
-    /// Gives each consumer its sink before a run (returns once every consumer has it).
+    /// For consumers that are threads (MultiLoop, NIO, the baseline): a set-up callback on each
+    /// stores its sink in that thread's slot. Dispatch and the global executor, whose consumers
+    /// change threads, give theirs their own way.
     func installSinks(_ sinks: [Sink]) throws {
         precondition(sinks.count == count)
-        if let dispatch = self as? DispatchSet {
-            for (index, sink) in sinks.enumerated() {
-                dispatch.queues[index].setSpecific(key: CurrentSink.queueKey, value: sink)
-            }
-            return
-        }
-        if let global = self as? GlobalExecutorSet {
-            for (index, sink) in sinks.enumerated() { global.mailboxes[index].sink = sink }
-            return
-        }
         let latch = Latch(count: count)
         for (index, sink) in sinks.enumerated() {
             send(to: index) {

@@ -12,6 +12,8 @@ protocol LoopSet: AnyObject, Sendable {
     /// so no reference count is touched per call. `send(to:_:)` instead reads the consumer out
     /// of a table per call and retains it for the call, as `loops[i].execute { }` does.
     func sender(to index: Int) -> Sender
+    /// Gives each consumer its sink before a run (`CurrentSink`); returns once all have it.
+    func installSinks(_ sinks: [Sink]) throws
     /// Stops the consumers and joins or releases their threads. Called once, after the run.
     func shutdown() throws
 }

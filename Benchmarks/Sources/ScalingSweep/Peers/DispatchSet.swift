@@ -24,6 +24,11 @@ final class DispatchSet: TimerLoopSet, FutureLoopSet {
         return { body in queue.async(execute: body) }
     }
 
+    /// In each queue's specific data: a serial queue runs on any of Dispatch's threads.
+    func installSinks(_ sinks: [Sink]) throws {
+        for (index, sink) in sinks.enumerated() { queues[index].setSpecific(key: CurrentSink.queueKey, value: sink) }
+    }
+
     func shutdown() throws {
         for index in 0..<queues.count { queues[index].sync {} }
     }

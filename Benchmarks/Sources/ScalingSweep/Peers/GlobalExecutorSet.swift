@@ -33,6 +33,11 @@ final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
         return { body in mailbox.post(body) }
     }
 
+    /// In each mailbox, whose drain task puts it in the slot of whichever thread runs a batch.
+    func installSinks(_ sinks: [Sink]) throws {
+        for (index, sink) in sinks.enumerated() { mailboxes[index].sink = sink }
+    }
+
     func shutdown() throws {
         for index in 0..<mailboxes.count { mailboxes[index].close() }
         for index in 0..<mailboxes.count { mailboxes[index].waitUntilDrained() }
