@@ -221,9 +221,11 @@ struct FaultsCheckerTests {
     }
 
     @Test("a short faults run: every invariant holds")
-    func shortRun() {
-        let result = StressScenario.faults.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
-                                               progress: StressProgress(write: nil))
+    func shortRun() async {
+        let result = await offThePool {
+            StressScenario.faults.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
+                                      progress: StressProgress(write: nil))
+        }
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
         #expect((result.details["errors reported"] ?? 0) > 0)

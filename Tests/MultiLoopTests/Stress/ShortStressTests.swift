@@ -6,18 +6,21 @@ import Testing
 @Suite("Stress: a short run of every scenario", .serialized)
 struct ShortStressTests {
     @Test("a short run holds every invariant", arguments: StressScenario.allCases)
-    func shortRun(scenario: StressScenario) {
+    func shortRun(scenario: StressScenario) async {
         let configuration = StressConfiguration(loops: 2, producers: 2, duration: 0.3, seed: 42)
-        let result = scenario.run(configuration, progress: StressProgress(write: nil))
+        let result = await offThePool { scenario.run(configuration, progress: StressProgress(write: nil)) }
+
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
     }
 
     @Test("the report renders as a table and as JSON")
-    func rendering() {
+    func rendering() async {
         let configuration = StressConfiguration(loops: 2, producers: 2, count: 2_000, seed: 7)
-        let report = StressRunner.run([.fanIn], configuration: configuration,
-                                      progress: StressProgress(write: nil), showProgress: false, terminal: false)
+        let report = await offThePool {
+            StressRunner.run([.fanIn], configuration: configuration,
+                             progress: StressProgress(write: nil), showProgress: false, terminal: false)
+        }
         #expect(report.passed)
         #expect(report.scenarios.first?.operations == 2_000)
         let table = report.renderTable()

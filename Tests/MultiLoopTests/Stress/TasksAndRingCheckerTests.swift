@@ -141,9 +141,11 @@ struct TasksCheckerTests {
     }
 
     @Test("the real scenario, briefly: no violation")
-    func scenario() {
-        let result = StressScenario.tasks.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
-                                              progress: StressProgress(write: nil))
+    func scenario() async {
+        let result = await offThePool {
+            StressScenario.tasks.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
+                                     progress: StressProgress(write: nil))
+        }
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
         #expect((result.details["itemsPut"] ?? 0) > 0)
@@ -151,9 +153,11 @@ struct TasksCheckerTests {
     }
 
     @Test("the real scenario in count mode does exactly the count")
-    func scenarioCount() {
-        let result = StressScenario.tasks.run(StressConfiguration(loops: 3, producers: 2, count: 1_001),
-                                              progress: StressProgress(write: nil))
+    func scenarioCount() async {
+        let result = await offThePool {
+            StressScenario.tasks.run(StressConfiguration(loops: 3, producers: 2, count: 1_001),
+                                     progress: StressProgress(write: nil))
+        }
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations == 1_001)
     }
@@ -253,18 +257,22 @@ struct RingCheckerTests {
     }
 
     @Test("the real scenario, briefly: no violation")
-    func scenario() {
-        let result = StressScenario.ring.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
-                                             progress: StressProgress(write: nil))
+    func scenario() async {
+        let result = await offThePool {
+            StressScenario.ring.run(StressConfiguration(loops: 2, producers: 2, duration: 0.3),
+                                    progress: StressProgress(write: nil))
+        }
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
         #expect(result.latency != nil)
     }
 
     @Test("the real scenario in count mode does exactly the count")
-    func scenarioCount() {
-        let result = StressScenario.ring.run(StressConfiguration(loops: 3, producers: 2, count: 1_001),
-                                             progress: StressProgress(write: nil))
+    func scenarioCount() async {
+        let result = await offThePool {
+            StressScenario.ring.run(StressConfiguration(loops: 3, producers: 2, count: 1_001),
+                                    progress: StressProgress(write: nil))
+        }
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations == 1_001)
     }

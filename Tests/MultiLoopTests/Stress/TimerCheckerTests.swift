@@ -179,9 +179,10 @@ struct TimerCheckerTests {
     }
 
     @Test("a short run of the timers scenario holds every invariant")
-    func shortRun() {
+    func shortRun() async {
         let configuration = StressConfiguration(loops: 2, producers: 2, duration: 0.3)
-        let result = StressScenario.timers.run(configuration, progress: StressProgress(write: nil))
+        let result = await offThePool { StressScenario.timers.run(configuration, progress: StressProgress(write: nil)) }
+
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
         #expect(result.details["cancelled", default: 0] > 0)
@@ -190,9 +191,10 @@ struct TimerCheckerTests {
     }
 
     @Test("in count mode the scenario sets at least the timers asked for")
-    func countMode() {
+    func countMode() async {
         let configuration = StressConfiguration(loops: 3, producers: 3, count: 3_000, seed: 11)
-        let result = StressScenario.timers.run(configuration, progress: StressProgress(write: nil))
+        let result = await offThePool { StressScenario.timers.run(configuration, progress: StressProgress(write: nil)) }
+
         #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations >= 3_000)
     }

@@ -34,6 +34,26 @@ final class JoinableThread: @unchecked Sendable {
     }
 }
 
+/// Runs `body` on a thread of its own and awaits its result without holding one of the threads
+/// of Swift's global pool. That pool has only as many threads as cores; a test that blocks one
+/// for long (a stress run takes seconds under ThreadSanitizer) starves the async tests running
+/// beside it, whose polls then time out.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    let result = Locked<T?>(nil)
+    let thread = Locked<JoinableThread?>(nil)
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        thread.withLock { slot in
+            slot = JoinableThread {
+                let value = body()
+                result.withLock { $0 = value }
+                continuation.resume()
+            }
+        }
+    }
+    thread.value?.join()  // it has resumed us and is ending: a short wait
+    return result.value!
+}
+
 /// A counter for values touched only by one loop thread at a time (no synchronization of its
 /// own: the loop's hand-over orders the accesses, which is what the tests check under TSan).
 final class LoopConfined<Value>: @unchecked Sendable {
