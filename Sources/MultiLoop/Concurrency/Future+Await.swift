@@ -1,20 +1,26 @@
+import CMultiLoopSystem
+
 extension Future {
     /// Suspends the calling task until the future is done, then returns its result or rethrows
     /// its error. asyncio: `await future`.
     ///
-    /// Works from any task: on a loop's task the task resumes on that loop (through a done
-    /// callback registered there); elsewhere through the future's own loop. A future that is
-    /// already done returns at once, with no suspension and no allocation.
+    /// Works from any task, of any loop or of Swift's own executors. The completer resumes the
+    /// waiting task directly (never running it inline: the task's job is enqueued on its
+    /// executor, which for a loop task is its loop: the task runs in that loop's next
+    /// iteration, as asyncio schedules a task's wake-up with `call_soon`). A future that is
+    /// already done returns at once, with no suspension and no allocation; the first task to
+    /// wait for a pending future waits in the future itself (no allocation either), any other
+    /// in a node of the callback list (one allocation).
     ///
     /// Cancelling the awaiting task ends the wait with `CancellationError` at once. Unlike
     /// asyncio, the future itself is not cancelled: other tasks may be waiting for it, and it may
-    /// belong to another loop; cancel it yourself if you own it.
+    /// belong to another loop; cancel it yourself if you own it. If the future completes at the
+    /// same moment, the wait may end with its outcome instead.
     ///
     /// - Throws: the future's error (`CancelledError` if the future was cancelled);
-    ///   `CancellationError` if the awaiting task is cancelled first; `EventLoopError.closed` if
-    ///   the loop that would deliver the result is closed.
+    ///   `CancellationError` if the awaiting task is cancelled first.
     @inlinable
-    public var value: Value {
+    public final var value: Value {
         get async throws {
             // Inlinable so that a done future costs the caller a load and no async call.
             if isDone { return try result() }
@@ -22,30 +28,95 @@ extension Future {
         }
     }
 
-    /// The slow path of `value`: suspends until a done callback or a cancellation resumes us.
+    /// The slow path of `value`: waits in the future's own slot if it is free, else in a node.
+    /// Inlinable, like `complete`, to be specialized for the caller's `Value`.
+    @inlinable
+    final func suspendUntilDone() async throws -> Value {
+        if hasNoRegistrations && AwaiterWord.reserve(awaiterWord) {
+            return try await waitInSlot()
+        }
+        return try await waitInNode()
+    }
+
+    /// Waits in a node of the callback list (the slot is taken).
     @usableFromInline
-    func suspendUntilDone() async throws -> Value {
-        let awaiter = OneShotResumer<Value, DoneCallbackToken>()
-        return try await withTaskCancellationHandler {
+    final func waitInNode() async throws -> Value {
+        let node = AwaitNode<Value>()
+        guard register(node) else { return try result() }  // done meanwhile
+        return try await node.wait()
+    }
+
+    /// Waits in the slot this awaiter reserved (see `AwaiterWord` for who resumes).
+    @inlinable
+    final func waitInSlot() async throws -> Value {
+        try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                guard awaiter.install(continuation) else {
+                awaiterContinuation = continuation
+                switch AwaiterWord.publish(awaiterWord) {
+                case AwaiterWord.reserved:
+                    return  // published: the completer or the canceller resumes it
+                case AwaiterWord.done:
+                    continuation.resume(with: Result { try result() })
+                default:  // cancelled before it was published
+                    AwaiterWord.release(awaiterWord)
                     continuation.resume(throwing: CancellationError())
-                    return
-                }
-                do {
-                    let token = try addDoneCallback { future in
-                        awaiter.takeContinuation()?.resume(with: Result { try future.result() })
-                    }
-                    if awaiter.keep(token) == false { removeDoneCallback(token) }
-                } catch {
-                    awaiter.takeContinuation()?.resume(throwing: error)
                 }
             }
         } onCancel: {
-            let (continuation, token) = awaiter.cancel()
-            if let token { removeDoneCallback(token) }
-            continuation?.resume(throwing: CancellationError())
+            if AwaiterWord.cancel(awaiterWord) {
+                let continuation = awaiterContinuation
+                AwaiterWord.release(awaiterWord)
+                continuation.resume(throwing: CancellationError())
+            }
         }
     }
 }
 
+/// A task waiting for a future whose own awaiter slot is taken: its own `AwaiterWord` (the
+/// handle's state word, which nothing else uses for this kind) and continuation, in the
+/// future's callback list. The completer resumes it directly; a cancel leaves it in the list,
+/// done, until the future completes or goes away.
+final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
+    /// Written by the awaiter before its publish; read by whoever wins the word from WAITING.
+    private var continuation: UnsafeContinuation<Value, any Error>?
+
+    init() {
+        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        ml_store_relaxed(stateWord, AwaiterWord.reserved)  // before the push publishes the node
+    }
+
+    func wait() async throws -> Value {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+                self.continuation = continuation
+                switch AwaiterWord.publish(stateWord) {
+                case AwaiterWord.reserved:
+                    return
+                case AwaiterWord.done:
+                    // The completer found RESERVED and left the outcome to us.
+                    self.continuation = nil
+                    continuation.resume(with: completedOutcome!)
+                default:
+                    self.continuation = nil
+                    continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            if AwaiterWord.cancel(stateWord), let continuation = continuation.take() {
+                continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// The outcome, for an awaiter that publishes after the completion (set before `DONE`).
+    private var completedOutcome: Result<Value, any Error>?
+
+    override func futureDidComplete(_ future: AnyObject) {
+        let future = unsafeDowncast(future, to: Future<Value>.self)
+        let outcome = Result { try future.result() }
+        completedOutcome = outcome
+        if AwaiterWord.complete(stateWord), let continuation = continuation.take() {
+            continuation.resume(with: outcome)
+        }
+    }
+}

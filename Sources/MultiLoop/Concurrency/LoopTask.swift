@@ -13,70 +13,99 @@ import CMultiLoopSystem
 /// which throws `CancellationError`. A task that catches that error and goes on stays alive, as in
 /// asyncio. A task that ends by throwing `CancellationError` (or `CancelledError`) is cancelled:
 /// its `result()` throws `CancelledError`.
-public final class LoopTask<Value: Sendable>: Sendable, CustomStringConvertible {
-    /// The future that holds the task's outcome (what asyncio's `Task` inherits from `Future`).
-    public let future: Future<Value>
+public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable {
+    // One object per task: the future (the superclass), the task's bookkeeping (name, the Swift
+    // task, its place in the loop's task list) and, while the task runs, its operation.
+    // `operation` is written by `init` and taken by the task's body, on the loop thread, before
+    // anyone else can see it; `swiftTask` is written once by `startTask` before the task is
+    // handed to anyone (its registration in the task list is under the list's lock); `liveIndex`
+    // is guarded by the loop's `taskLock`.
+    @usableFromInline @exclusivity(unchecked) var operation: (@Sendable () async throws -> Value)?
     /// The name given to `createTask`, or nil: then `name` is "Task-<number>" (formatted only
     /// when asked for).
-    private let givenName: String?
-    private let number: Int
-    let task: Task<Void, Never>
+    @usableFromInline let givenName: String?
+    @usableFromInline let number: Int
+    /// A future made before the task (a loop group's `submitTask`), settled with the same
+    /// outcome.
+    @usableFromInline let alsoSettles: Future<Value>?
+    @usableFromInline @exclusivity(unchecked) var swiftTask: Task<Void, Never>?
+    /// The task's index in its loop's `liveTasks`, -1 when not there. Guarded by `taskLock`.
+    @usableFromInline @exclusivity(unchecked) var liveIndex = -1
 
-    init(future: Future<Value>, name: String?, number: Int, task: Task<Void, Never>) {
-        self.future = future
+    @inlinable
+    init(loop: EventLoop, name: String?, number: Int, alsoSettles: Future<Value>?,
+         operation: @escaping @Sendable () async throws -> Value) {
+        self.operation = operation
         self.givenName = name
         self.number = number
-        self.task = task
+        self.alsoSettles = alsoSettles
+        super.init(loop: loop)
     }
+
+    /// The future that holds the task's outcome: the task itself (asyncio's `Task` is a
+    /// `Future`).
+    public var future: Future<Value> { self }
 
     /// The task's name (asyncio: `get_name()`); "Task-N" unless one was given.
     public var name: String { givenName ?? "Task-\(number)" }
 
-    /// The loop the task runs on. asyncio: `get_loop()`.
-    public var loop: EventLoop { future.loop }
-
     /// Requests cancellation. Returns false if the task is already done. asyncio: `cancel()`.
+    ///
+    /// This cancels the task's body (Swift's cooperative cancellation); the task is done, and
+    /// `isCancelled`, only once the body has ended with `CancellationError`. `future.cancel()`
+    /// (the `Future` method) instead completes the future as cancelled at once.
     @discardableResult
     public func cancel() -> Bool {
-        if future.isDone { return false }
-        task.cancel()
+        if isDone { return false }
+        swiftTask?.cancel()
         return true
     }
 
-    /// Whether the task has finished (returned, thrown, or been cancelled). asyncio: `done()`.
-    public var isDone: Bool { future.isDone }
-    /// Whether the task ended cancelled. asyncio: `cancelled()`.
-    public var isCancelled: Bool { future.isCancelled }
     /// Whether cancellation was requested (the task may still be running).
-    public var isCancellationRequested: Bool { task.isCancelled }
+    public var isCancellationRequested: Bool { swiftTask?.isCancelled ?? false }
 
-    /// The task's result; rethrows its error. asyncio: `result()`.
-    /// - Throws: `InvalidStateError.resultNotReady` while it runs; `CancelledError` if cancelled.
-    public func result() throws -> Value { try future.result() }
-
-    /// The error the task ended with, or nil. asyncio: `exception()`.
-    public func exception() throws -> (any Error)? { try future.exception() }
-
-    /// Waits for the task and returns its result. asyncio: `await task`.
-    public var value: Value {
-        get async throws { try await future.value }
-    }
-
-    /// Registers a callback to run once the task is done. asyncio: `add_done_callback`.
+    /// Registers a callback to run once the task is done, with the task as its argument.
+    /// asyncio: `add_done_callback`. See `Future.addDoneCallback`.
     @discardableResult
-    public func addDoneCallback(on loop: EventLoop? = nil, file: StaticString = #fileID, line: UInt = #line,
-                                _ callback: @escaping @Sendable (LoopTask<Value>) throws -> Void) throws(EventLoopError) -> DoneCallbackToken {
-        try future.addDoneCallback(on: loop, file: file, line: line) { [self] _ in try callback(self) }
+    public override func addDoneCallback(on loop: EventLoop? = nil, file: StaticString = #fileID, line: UInt = #line,
+                                         _ callback: @escaping @Sendable (LoopTask<Value>) throws -> Void) throws(EventLoopError) -> DoneCallbackToken {
+        try super.addDoneCallback(on: loop, file: file, line: line) { future in
+            try callback(unsafeDowncast(future, to: LoopTask<Value>.self))
+        }
     }
 
-    /// Unregisters a done callback. asyncio: `remove_done_callback`.
-    @discardableResult
-    public func removeDoneCallback(_ token: DoneCallbackToken) -> Bool {
-        future.removeDoneCallback(token)
+    public override var description: String {
+        "<Task \(name) \(isDone ? super.description : "pending")>"
     }
 
-    public var description: String {
-        "<Task \(name) \(isDone ? future.description : "pending")>"
+    /// The task's body: runs the operation, settles the task (and `alsoSettles`), and leaves
+    /// the loop's task list. The operation is dropped before the task settles, so its captures
+    /// are released as soon as it returns.
+    @inlinable
+    final func run() async {
+        guard let operation = operation.take() else { return }
+        let outcome: Result<Value, any Error>
+        do {
+            outcome = .success(try await operation())
+        } catch {
+            outcome = .failure(error)
+        }
+        settle(with: outcome)
+        alsoSettles?.settle(with: outcome)
+        loop.unregisterTask(self)
+        loop.countTaskFinished()
+    }
+
+    /// Starts the Swift task that runs the body, on `loop` (its executor preference): inline
+    /// until its first suspension with `eager` (the caller is on the loop's thread).
+    @inlinable
+    final func start(eager: Bool) {
+        // The closure captures the task alone: its context is the task object itself, so
+        // starting costs no allocation beyond the Swift task's own.
+        let body: @Sendable () async -> Void = { [self] in await run() }
+        swiftTask = eager
+            ? Task.immediate(executorPreference: loop, operation: body)
+            : Task(executorPreference: loop, operation: body)
     }
 }
 
@@ -90,65 +119,84 @@ extension EventLoop {
     ///
     /// A task started on a loop that is closed cannot run there; it runs on Swift's global
     /// executor instead and the exception handler is told (see the executor conformance).
-    @discardableResult
+    ///
+    /// Inlinable, with the task's body, so that both are specialized for `Value` in the caller.
+    @inlinable @discardableResult
     public func createTask<Value: Sendable>(name: String? = nil, eager: Bool = false,
                                             _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
-        startTask(settling: Future<Value>(loop: self), name: name, eager: eager, operation)
+        startTask(settling: nil, name: name, eager: eager, operation)
     }
 
-    /// `createTask` with the future the task settles made by the caller (a loop group hands out
-    /// the future before the task exists).
-    @discardableResult
-    func startTask<Value: Sendable>(settling future: Future<Value>, name: String? = nil, eager: Bool = false,
+    /// `createTask`, also settling `future`, made by the caller (a loop group hands out the
+    /// future before the task exists).
+    @inlinable @discardableResult
+    func startTask<Value: Sendable>(settling future: Future<Value>?, name: String? = nil, eager: Bool = false,
                                     _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
-        let number = name == nil ? Self.nextTaskNumber() : 0
+        let task = LoopTask(loop: self, name: name, number: name == nil ? nextTaskNumber() : 0,
+                            alsoSettles: future, operation: operation)
         countTaskCreated()
-        let body: @Sendable () async -> Void = { [self] in
-            do {
-                future.settle(with: .success(try await operation()))
-            } catch {
-                future.settle(with: .failure(error))
-            }
-            unregisterTask(future)
-            countTaskFinished()
-        }
-        let task = eager && isOnLoopThread
-            ? Task.immediate(executorPreference: self, operation: body)
-            : Task(executorPreference: self, operation: body)
-        let loopTask = LoopTask(future: future, name: name, number: number, task: task)
-        registerTask(loopTask)
-        return loopTask
+        task.start(eager: eager && isOnLoopThread)
+        registerTask(task)
+        return task
     }
 
-    /// Makes a cancel of the task's future from outside (by whoever was handed the future) cancel
-    /// the task too: a done callback on the task's loop.
+    /// Makes a cancel of `future` from outside (by whoever was handed it) cancel `task`: a done
+    /// callback on the task's loop.
     ///
     /// - Throws: `EventLoopError.closed` if that loop is closed.
-    func cancelOnFutureCancellation<Value>(_ task: LoopTask<Value>) throws(EventLoopError) {
-        try task.future.addDoneCallback(on: self) { future in
-            if future.isCancelled { task.task.cancel() }
+    func cancelTask<Value>(_ task: LoopTask<Value>, whenCancelled future: Future<Value>) throws(EventLoopError) {
+        try future.addDoneCallback(on: self) { future in
+            if future.isCancelled { task.swiftTask?.cancel() }
         }
     }
 
     /// The tasks of this loop that are not done yet. asyncio: `asyncio.all_tasks(loop)`.
     public func allTasks() -> [any CancellableLoopTask] {
-        taskLock.withLock { Array(liveTasks.values) }
+        taskLock.withLock { liveTasks.map { $0 } }
     }
 
-    private func registerTask<Value>(_ task: LoopTask<Value>) {
+    /// Adds a task to the list of live tasks, unless it is already done (eager, or run at once
+    /// by the loop thread while another thread created it): the lock orders this check with the
+    /// body's `unregisterTask`.
+    @usableFromInline
+    func registerTask(_ task: any LiveLoopTask) {
         taskLock.withLock {
-            // The task may already have finished (eager, or on a fast loop thread).
-            if !task.isDone { liveTasks[ObjectIdentifier(task.future)] = task }
+            guard !task.isDone else { return }
+            task.liveIndex = liveTasks.count
+            liveTasks.append(task)
         }
     }
 
-    private func unregisterTask<Value>(_ future: Future<Value>) {
-        taskLock.withLock { _ = liveTasks.removeValue(forKey: ObjectIdentifier(future)) }
+    /// Removes a task from the list (O(1): the last one takes its place).
+    @usableFromInline
+    func unregisterTask(_ task: any LiveLoopTask) {
+        taskLock.withLock {
+            let index = task.liveIndex
+            guard index >= 0 else { return }
+            task.liveIndex = -1
+            let last = liveTasks.removeLast()
+            if index < liveTasks.count {
+                liveTasks[index] = last
+                last.liveIndex = index
+            }
+        }
     }
 
-    private static func nextTaskNumber() -> Int {
-        Int(ml_fetch_add_relaxed(taskNumberCounter, 1)) + 1
+    /// A number for a task's default name: unique in the process, in creation order on each
+    /// thread. The loop thread takes them in blocks of 256 from the process-wide counter, so
+    /// that loops creating tasks do not all write one cache line.
+    @usableFromInline
+    func nextTaskNumber() -> Int {
+        guard isOnLoopThread else { return Int(ml_fetch_add_relaxed(taskNumberCounter, 1)) + 1 }
+        if taskNumbers.next == taskNumbers.end {
+            let first = Int(ml_fetch_add_relaxed(taskNumberCounter, Self.taskNumberBlock)) + 1
+            taskNumbers = (first, first + Self.taskNumberBlock)
+        }
+        defer { taskNumbers.next += 1 }
+        return taskNumbers.next
     }
+
+    private static var taskNumberBlock: Int { 256 }
 }
 
 /// What `allTasks()` returns: any task of a loop, whatever its result type.
@@ -160,9 +208,16 @@ public protocol CancellableLoopTask: AnyObject, Sendable {
     func waitUntilDone() async
 }
 
-extension LoopTask: CancellableLoopTask {
+/// A task in its loop's list of live tasks, which it knows its place in.
+@usableFromInline
+protocol LiveLoopTask: CancellableLoopTask {
+    /// The task's index in its loop's `liveTasks`, -1 when not there. Guarded by `taskLock`.
+    var liveIndex: Int { get set }
+}
+
+extension LoopTask: LiveLoopTask {
     public func waitUntilDone() async {
-        _ = try? await future.valueIgnoringCancellation()
+        _ = try? await valueIgnoringCancellation()
     }
 }
 
@@ -175,7 +230,8 @@ private nonisolated(unsafe) let taskNumberCounter: UnsafeMutablePointer<ml_word_
 
 extension Future {
     /// Completes the future with a task's outcome: a cancellation error cancels it.
-    func settle(with outcome: Result<Value, any Error>) {
+    @inlinable
+    final func settle(with outcome: Result<Value, any Error>) {
         switch outcome {
         case .success(let value):
             _ = try? setResult(value)

@@ -65,7 +65,7 @@ extension EventLoop {
         _ operation: @escaping @Sendable () async throws -> Value) throws(EventLoopError) -> Future<Value> {
         guard !isClosed else { throw .closed }
         let task = createTask(operation)
-        try cancelOnFutureCancellation(task)
+        try cancelTask(task, whenCancelled: task)
         return task.future
     }
 }

@@ -18,20 +18,35 @@ import CMultiLoopSystem
 /// later sees the list closed (`isDone`) also sees the outcome. A registration that finds the
 /// list closed schedules its callback directly. So every callback is delivered exactly once,
 /// whichever side wins the race.
-public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertible {
+///
+/// The first task that awaits a pending future waits in the future itself (an awaiter slot:
+/// see `AwaiterWord`); the completer resumes it directly, before it schedules the done
+/// callbacks, which were all registered after it. Other awaiters wait in the callback list.
+///
+/// Not final: a `LoopTask` is a future (as in asyncio), in one object with its task's
+/// bookkeeping. Nothing else subclasses it.
+public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertible {
     // MUST stay the first stored property (see `firstStoredWord`): [0] the done-callback list
-    // head, [1] the completion claim. Accessed only through the C atomics.
-    private var _words: (ml_word_t, ml_word_t) = (0, 0)
-    // Written once, by the thread that won the claim, before the list is closed; read only after
-    // `isDone` (an acquire load of the closed list) returned true.
-    private var outcome: Result<Value, any Error>?
-    private var wasCancelled = false
+    // head, [1] the completion claim, [2] the awaiter slot's state (`AwaiterWord`), [3] the
+    // awaiter slot's continuation (its bits; written by the awaiter before it publishes
+    // WAITING, read only by whoever wins the word from WAITING), [4...6] the value (see
+    // `Future+Outcome.swift`). Accessed only through the C atomics and those pointers.
+    private var _words: (ml_word_t, ml_word_t, ml_word_t, ml_word_t, ml_word_t, ml_word_t, ml_word_t) =
+        (0, 0, 0, 0, 0, 0, 0)
+    // The outcome, with the value in `_words`: written once, by the thread that won the claim,
+    // before the list is closed; read only after `isDone` (an acquire load of the closed list)
+    // returned true. No dynamic exclusivity check: that protocol, not an access set, is what
+    // orders the accesses.
+    @usableFromInline @exclusivity(unchecked) final var outcomeKind = OutcomeKind.pending
+    @usableFromInline @exclusivity(unchecked) final var storedError: (any Error)?
+    @usableFromInline @exclusivity(unchecked) final var wasCancelled = false
 
     /// The loop the future belongs to: done callbacks registered from a thread with no running
     /// loop run there.
     public let loop: EventLoop
 
     /// A pending future bound to `loop`. asyncio: `loop.create_future()`.
+    @inlinable
     public init(loop: EventLoop) {
         self.loop = loop
     }
@@ -40,36 +55,53 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
     private var callbacks: MPSCInbox<FutureNode> { MPSCInbox(head: firstStoredWord(of: self)) }
     @inline(__always)
     private var claimWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 1 }
+    /// The awaiter slot's state word (`AwaiterWord`).
+    @inlinable
+    final var awaiterWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 2 }
+    /// The awaiter slot's continuation, as bits (no exclusivity check: the word protocol orders
+    /// every access).
+    @inlinable
+    final var awaiterContinuation: UnsafeContinuation<Value, any Error> {
+        get { unsafeBitCast(firstStoredWord(of: self)[3], to: UnsafeContinuation<Value, any Error>.self) }
+        set { firstStoredWord(of: self)[3] = unsafeBitCast(newValue, to: ml_word_t.self) }
+    }
+    /// Whether no done callback (or other awaiter) is registered: only then may an awaiter take
+    /// the slot, so that the slot's awaiter, resumed first, is also the oldest registration.
+    @inlinable
+    final var hasNoRegistrations: Bool { ml_load_relaxed(firstStoredWord(of: self)) == 0 }
 
     deinit {
         // A future dropped while pending still owns the registrations in its list.
         _ = callbacks.close()
+        destroyOutcome()
     }
 
     // MARK: State
 
     /// Whether the future has a result, an error, or was cancelled. asyncio: `done()`.
-    public var isDone: Bool { callbacks.isClosed }
+    @inlinable
+    public final var isDone: Bool { ml_load_acquire(firstStoredWord(of: self)) == InboxTag.closed }
 
     /// Whether the future was cancelled. asyncio: `cancelled()`.
-    public var isCancelled: Bool { isDone && wasCancelled }
+    public final var isCancelled: Bool { isDone && wasCancelled }
 
     /// The result; rethrows the error the future completed with.
     /// asyncio: `result()`.
     ///
     /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if it was
     ///   cancelled; otherwise the error given to `setException`.
-    public func result() throws -> Value {
-        guard isDone, let outcome else { throw InvalidStateError.resultNotReady }
-        return try outcome.get()
+    @inlinable
+    public final func result() throws -> Value {
+        guard isDone else { throw InvalidStateError.resultNotReady }
+        return try storedOutcome()
     }
 
     /// The error the future completed with, or nil if it has a value. asyncio: `exception()`.
     ///
     /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if cancelled.
-    public func exception() throws -> (any Error)? {
-        guard isDone, let outcome else { throw InvalidStateError.resultNotReady }
-        guard case .failure(let error) = outcome else { return nil }
+    public final func exception() throws -> (any Error)? {
+        guard isDone else { throw InvalidStateError.resultNotReady }
+        guard let error = storedError else { return nil }
         if wasCancelled { throw error }
         return error
     }
@@ -78,39 +110,69 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
 
     /// Completes the future with a value. asyncio: `set_result(value)`.
     /// - Throws: `InvalidStateError.alreadyDone` if it was already completed or cancelled.
-    public func setResult(_ value: Value) throws(InvalidStateError) {
+    @inlinable
+    public final func setResult(_ value: Value) throws(InvalidStateError) {
         guard complete(.success(value), cancelled: false) else { throw .alreadyDone }
     }
 
     /// Completes the future with an error. asyncio: `set_exception(error)`.
     /// - Throws: `InvalidStateError.alreadyDone` if it was already completed or cancelled.
-    public func setException(_ error: any Error) throws(InvalidStateError) {
+    @inlinable
+    public final func setException(_ error: any Error) throws(InvalidStateError) {
         guard complete(.failure(error), cancelled: false) else { throw .alreadyDone }
     }
 
     /// Cancels the future unless it is done; returns whether it did. asyncio: `cancel(msg)`.
-    @discardableResult
-    public func cancel(message: String? = nil) -> Bool {
+    @inlinable @discardableResult
+    public final func cancel(message: String? = nil) -> Bool {
         complete(.failure(CancelledError(message: message)), cancelled: true)
     }
 
     /// Completes the future with `outcome` unless it is already done (cancelled meanwhile, say):
     /// what a closure's result becomes (`submit`, `schedule(after:)`).
-    func complete(with outcome: Result<Value, any Error>) {
+    @inlinable
+    final func complete(with outcome: Result<Value, any Error>) {
         _ = complete(outcome, cancelled: false)
     }
 
-    private func complete(_ result: Result<Value, any Error>, cancelled: Bool) -> Bool {
-        // Claim first: exactly one completer may write the outcome. Acquire is enough: the claim
-        // publishes nothing; the close below does.
-        guard ml_fetch_cas_acquire(claimWord, 0, 1) == 0 else { return false }
-        outcome = result
-        wasCancelled = cancelled
-        var registered = callbacks.close()
+    /// Inlinable, as are the other hot paths of futures and tasks, so that it is specialized for
+    /// the caller's `Value`: unspecialized, every use of `Result<Value, _>` or `Value?` looks up
+    /// that type's metadata in the runtime's cache (a third of the time of a task's creation and
+    /// await, measured). What does not depend on `Value` stays out of line.
+    @inlinable
+    final func complete(_ result: Result<Value, any Error>, cancelled: Bool) -> Bool {
+        guard claimCompletion() else { return false }
+        storeOutcome(result, cancelled: cancelled)
+        let registered = closeCallbackList()
+        // The slot's awaiter first: it registered before everything in the list.
+        if AwaiterWord.complete(awaiterWord) {
+            awaiterContinuation.resume(with: result)
+        }
+        if registered != 0 { notifyRegistrations(registered) }
+        return true
+    }
+
+    /// Claims the right to complete: exactly one completer may write the outcome. Acquire is
+    /// enough: the claim publishes nothing; the close of the list does.
+    @usableFromInline
+    final func claimCompletion() -> Bool {
+        ml_fetch_cas_acquire(claimWord, 0, 1) == 0
+    }
+
+    /// Closes the callback list (publishing the outcome, with the close's full barrier) and
+    /// returns the chain of registrations it held (0 for none), for `notifyRegistrations`.
+    @usableFromInline
+    final func closeCallbackList() -> UInt {
+        UInt(bitPattern: callbacks.closeTakingChain())
+    }
+
+    /// Tells every registration of `chain`, oldest first, that the future completed.
+    @usableFromInline
+    final func notifyRegistrations(_ chain: UInt) {
+        var registered = InboxBatch<FutureNode>(newest: ml_word_t(bitPattern: chain))
         while let node = registered.next() {
             node.futureDidComplete(self)
         }
-        return true
     }
 
     // MARK: Callbacks
@@ -123,6 +185,8 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
     /// completing thread's lane when that is another thread), never run inline by the
     /// completing call. If the future is already done it is scheduled at once. Callbacks run in
     /// registration order on each loop. An error it throws goes to that loop's exception handler.
+    ///
+    /// Overridden by `LoopTask` only, whose callbacks receive the task.
     ///
     /// - Returns: a token for `removeDoneCallback`.
     /// - Throws: `EventLoopError.closed` when the target loop is closed. If the target loop is
@@ -150,19 +214,19 @@ public final class Future<Value: Sendable>: @unchecked Sendable, CustomStringCon
     /// Removal wins over a callback that is registered, or already scheduled on its loop but
     /// not started; it cannot stop one that has started.
     @discardableResult
-    public func removeDoneCallback(_ token: DoneCallbackToken) -> Bool {
+    public final func removeDoneCallback(_ token: DoneCallbackToken) -> Bool {
         token.node.cancelIfPending()
     }
 
     /// Registers an internal listener (a blocking waiter); false if the future is already done.
-    func register(_ node: FutureNode) -> Bool {
+    final func register(_ node: FutureNode) -> Bool {
         callbacks.push(node) != .rejectedClosed
     }
 
     public var description: String {
-        guard isDone, let outcome else { return "<Future pending>" }
+        guard isDone else { return "<Future pending>" }
         if wasCancelled { return "<Future cancelled>" }
-        switch outcome {
+        switch Result(catching: storedOutcome) {
         case .success(let value): return "<Future result=\(value)>"
         case .failure(let error): return "<Future exception=\(error)>"
         }

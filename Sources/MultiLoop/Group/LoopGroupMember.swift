@@ -101,7 +101,7 @@ final class LoopGroupMember: @unchecked Sendable {
         }
         guard !future.isDone else { return }  // cancelled by the submitter before it started
         let task = loop.startTask(settling: future, name: name, operation)
-        try? loop.cancelOnFutureCancellation(task)
+        try? loop.cancelTask(task, whenCancelled: future)
     }
 
     /// This loop's part of the shutdown report. After the thread is joined.

@@ -43,7 +43,7 @@ struct CacheAlignedWords: ~Copyable {
 /// them), and Swift code must never access that property directly, only through this pointer
 /// and the C atomics. The address is stable for the object's lifetime: Swift never moves class
 /// instances. (The same technique as swift-atomics' `ManagedAtomic`.)
-@inline(__always)
+@inlinable @inline(__always)
 func firstStoredWord(of object: AnyObject) -> UnsafeMutablePointer<ml_word_t> {
     _getUnsafePointerToStoredProperties(object).assumingMemoryBound(to: ml_word_t.self)
 }

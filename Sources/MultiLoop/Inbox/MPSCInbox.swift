@@ -9,6 +9,16 @@ protocol InboxNode: AnyObject {
     var inboxNext: UnsafeMutableRawPointer? { get set }
 }
 
+/// The values of an inbox's head word other than a node. A node pointer is at least 16-byte
+/// aligned, so it is never 0, 1 or 2. (Inlinable: `Future.isDone` compares with `closed` in the
+/// caller's code.)
+@usableFromInline
+enum InboxTag {
+    @inlinable static var empty: ml_word_t { 0 }
+    @inlinable static var sleeping: ml_word_t { 1 }
+    @inlinable static var closed: ml_word_t { 2 }
+}
+
 /// The result of `MPSCInbox.push(_:)`.
 enum InboxPushOutcome: Equatable {
     /// Accepted; the consumer was awake (or about to look): no wake-up is needed.
@@ -44,10 +54,9 @@ enum InboxPushOutcome: Equatable {
 /// (a cache-aligned word of an event loop, the first stored word of a future), and must call
 /// `close()` (and consume the batch) before that storage goes away.
 struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
-    // Tag values. A node pointer is at least 16-byte aligned, so it is never 0, 1 or 2.
-    static var empty: ml_word_t { 0 }
-    static var sleeping: ml_word_t { 1 }
-    static var closed: ml_word_t { 2 }
+    static var empty: ml_word_t { InboxTag.empty }
+    static var sleeping: ml_word_t { InboxTag.sleeping }
+    static var closed: ml_word_t { InboxTag.closed }
 
     @inline(__always)
     static func isNode(_ word: ml_word_t) -> Bool { word > closed }
@@ -143,13 +152,20 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     /// Closes the inbox: every later push is refused. Returns what was accepted before.
     /// Consumer side, once; the consumer must not be sleeping.
     func close() -> InboxBatch<Node> {
+        let chain = closeTakingChain()
+        return InboxBatch(newest: chain == 0 ? nil : chain)
+    }
+
+    /// `close()`, returning the accepted chain as it is (newest first; 0 for none), for a caller
+    /// that may make it an `InboxBatch` later, or never if it is 0.
+    func closeTakingChain() -> ml_word_t {
         var old = ml_load_relaxed(head)
         while true {
-            if old == Self.closed { return InboxBatch(newest: nil) }
-            // Full barrier: acquire for the chain we take, release for whatever the closer wrote
+            if old == Self.closed { return 0 }
+            // acq_rel: acquire for the chain we take, release for whatever the closer wrote
             // before closing (a future's result is published by this CAS).
             let seen = ml_fetch_cas_full(head, old, Self.closed)
-            if seen == old { return InboxBatch(newest: Self.isNode(old) ? old : nil) }
+            if seen == old { return Self.isNode(old) ? old : 0 }
             old = seen
         }
     }

@@ -276,8 +276,10 @@ extension EventLoop {
 
     /// Counts a task created on this loop. Any thread (a relaxed fetch-and-add: only the count
     /// matters; the line is the one producers write `eventfdWrites` on).
+    @usableFromInline
     func countTaskCreated() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 1), 1) }
 
     /// Counts a task of this loop that is done. Any thread.
+    @usableFromInline
     func countTaskFinished() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 2), 1) }
 }

@@ -50,8 +50,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner
     /// thread and the statistics). Line 2: written by any thread with relaxed fetch-and-adds
-    /// (eventfd writes, tasks created and finished). Line 3: the recycler's head.
-    let words = CacheAlignedWords(lines: 4)
+    /// (eventfd writes, tasks created and finished). Line 3: the recycler's head. Line 4: the
+    /// task list's lock (`taskLock`).
+    let words = CacheAlignedWords(lines: 5)
     /// The wake word, and the channel through which producers register their lanes: every piece
     /// of work another thread hands over travels through that thread's `InboxLane`.
     let inbox: MPSCInbox<InboxLane<LoopWork>>
@@ -79,31 +80,38 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Loop-thread state (touched only by the owner thread; the hand-over between
     // successive owners is ordered by `lifecycleLock`)
+    //
+    // `@exclusivity(unchecked)`: Swift's dynamic exclusivity check (a thread-local access set,
+    // updated on every access to a class's stored property) was 11% of the loop thread's time
+    // with tasks. It can only catch overlapping accesses on one thread, which this code does not
+    // make; what keeps these fields safe is the ownership rule above, which it cannot check.
 
-    var ready = ReadyQueue()
+    @exclusivity(unchecked) var ready = ReadyQueue()
     /// The other half of the ready queue's double buffer (see `runOnce`, step 5); always empty
     /// between iterations.
-    var spareReady = ReadyQueue()
-    var timers = TimerHeap()
+    @exclusivity(unchecked) var spareReady = ReadyQueue()
+    @exclusivity(unchecked) var timers = TimerHeap()
     /// The producers' lanes, in registration order (see `InboxLane`), each held +1 by hand: the
     /// loop reads them without touching their reference counts, which their producers' lines
     /// would otherwise share.
-    var lanes: [Unmanaged<InboxLane<LoopWork>>] = []
+    @exclusivity(unchecked) var lanes: [Unmanaged<InboxLane<LoopWork>>] = []
     /// Whether the last iteration took work from a lane (then the loop spins before sleeping).
-    var receivedWork = false
+    @exclusivity(unchecked) var receivedWork = false
     /// How many items the last iteration took from the lanes (see `gatherBeforeDrain`).
-    var lastDrained = 0
+    @exclusivity(unchecked) var lastDrained = 0
     /// asyncio's `_stopping`: leave `runForever` after the current iteration.
-    var stopping = false
+    @exclusivity(unchecked) var stopping = false
     /// Whether the loop thread may schedule locally (false while `close()` runs the last batch).
-    var acceptingLocal = true
+    @exclusivity(unchecked) var acceptingLocal = true
     /// Set while the loop resumes a task's continuation (`resumeInline`): the job that the
     /// resumption enqueues is kept here and run at once instead of waiting an iteration.
-    var resumingInline = false
-    var inlineJob: UnownedJob?
-    var counters = LoopCounters()
+    @exclusivity(unchecked) var resumingInline = false
+    @exclusivity(unchecked) var inlineJob: UnownedJob?
+    @exclusivity(unchecked) var counters = LoopCounters()
     /// How many more spent handles the loop may give to the recycler (see `HandleRecycler`).
-    var recycleBudget = HandleRecycler.capacity
+    @exclusivity(unchecked) var recycleBudget = HandleRecycler.capacity
+    /// The block of task numbers the loop thread hands out (see `nextTaskNumber`).
+    @exclusivity(unchecked) var taskNumbers = (next: 0, end: 0)
 
     private let separatorFromLoopFields = CacheLinePadding()
 
@@ -115,9 +123,13 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Tasks (guarded by `taskLock`; see `createTask`)
 
-    let taskLock = PThreadMutex()
-    /// The loop's tasks that are not done, keyed by their future. asyncio: `_all_tasks`.
-    var liveTasks: [ObjectIdentifier: any CancellableLoopTask] = [:]
+    /// A spin lock (a word of line 4): held for an append or a swap-remove, and by `allTasks()`
+    /// for a copy of the list. A pthread mutex cost twice as much per task (lock and unlock,
+    /// twice per task).
+    var taskLock: SpinLock { SpinLock(word: words.word(line: 4)) }
+    /// The loop's tasks that are not done, in no order; each knows its index (O(1) removal).
+    /// asyncio: `_all_tasks`.
+    @exclusivity(unchecked) var liveTasks: [any LiveLoopTask] = []
 
     // MARK: Errors (guarded by `errorLock`)
 
