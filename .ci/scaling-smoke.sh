@@ -17,8 +17,8 @@ fi
 bin="$(cd Benchmarks && $SWIFT build --show-bin-path)/multiloop-scaling"
 
 "$bin" --scale 0.01 --repeats 1 --threads 1,2 --csv "$tmp/swift.csv" --quiet || fail "the sweep exited $?"
-# 7 workloads; ring has no 1-thread point; each peer runs the workloads it has.
-expected="fan-in:6 fan-out:5 all-to-all:5 ring:7 futures:5 tasks:3 timers:4"
+# 9 workloads; ring has no 1-thread point; each peer runs the workloads it has.
+expected="fan-in:6 fan-out:5 all-to-all:5 ring:7 futures:5 tasks:4 gather:4 switch:4 timers:4"
 for pair in $expected; do
     workload=${pair%%:*}; peers=${pair##*:}
     rows=$(grep -c "^$workload," "$tmp/swift.csv" || true)
@@ -30,16 +30,19 @@ for args in "--repeats 0" "--threads 0" "--workloads nonsense" "--peers nonsense
     [ "$status" = 2 ] || fail "multiloop-scaling $args exited $status, expected 2"
 done
 "$bin" --help | grep -q "eventfd-floor" || fail "--help does not describe the peers"
+"$bin" --help | grep -q "the Swift runtime's floor" || fail "--help does not describe the floor peer"
 
 python3 Benchmarks/python/asyncio_scaling.py --impl asyncio --scale 0.01 --repeats 1 --threads 1,2 \
     --csv "$tmp/python.csv" --quiet || fail "asyncio_scaling.py exited $?"
-[ "$(grep -c '^fan-in,asyncio,' "$tmp/python.csv")" = 2 ] || fail "no asyncio fan-in rows"
+for workload in fan-in tasks gather switch; do
+    [ "$(grep -c "^$workload,asyncio," "$tmp/python.csv")" = 2 ] || fail "no asyncio $workload rows"
+done
 
 printf '# Benchmarks\n\n<!-- smoke:begin -->\n<!-- smoke:end -->\n' > "$tmp/benchmarks.md"
 PY=$(Benchmarks/python/ensure-python.sh)
 "$PY" Benchmarks/python/report.py "$tmp/swift.csv" "$tmp/python.csv" --out-dir "$tmp/plots" \
     --markdown "$tmp/benchmarks.md" --section smoke --title "CI smoke run" >/dev/null || fail "report.py exited $?"
-for plot in fan-in fan-out all-to-all futures tasks timers ring-latency ring-throughput; do
+for plot in fan-in fan-out all-to-all futures tasks gather switch timers ring-latency ring-throughput; do
     [ -s "$tmp/plots/$plot.png" ] || fail "no $plot.png"
 done
 grep -q "### Targets" "$tmp/benchmarks.md" || fail "the report wrote no targets table"

@@ -7,10 +7,14 @@ loop.call_soon_threadsafe(). The output is the shared scaling CSV
 (workload,peer,threads,ops,seconds,ops_per_sec,p50_us,p99_us,repeats,cores), one row per
 (workload, peer, threads) point: the median of --repeats runs by ops_per_sec.
 
-Every run checks its own result (every item, hop and timer is counted; a cancelled timer
-must never fire). A failed check stops the script with exit status 1 and writes no CSV, so a
-wrong figure is never printed. Usage errors exit 2, as does a missing uvloop (unless only
-asyncio was asked for).
+The coroutine workloads (tasks, gather, switch) run one driver coroutine per loop, started on
+that loop with asyncio.run_coroutine_threadsafe(); everything they measure then happens inside
+the loop, with no cross-thread hand-over.
+
+Every run checks its own result (every item, hop, timer, task result and switch is counted; a
+cancelled timer must never fire). A failed check stops the script with exit status 1 and writes
+no CSV, so a wrong figure is never printed. Usage errors exit 2, as does a missing uvloop
+(unless only asyncio was asked for).
 """
 
 import argparse
@@ -24,14 +28,20 @@ import threading
 import time
 
 PEERS = ("asyncio", "uvloop")
-WORKLOADS = ("fan-in", "ring", "timers")
+WORKLOADS = ("fan-in", "ring", "timers", "tasks", "gather", "switch")
 CSV_HEADER = "workload,peer,threads,ops,seconds,ops_per_sec,p50_us,p99_us,repeats,cores"
 
 # Op counts at --scale 1.0 (each is multiplied by --scale, with a floor of MIN_OPS).
 FAN_IN_ITEMS = 400_000
 RING_HOPS = 100_000
 TIMERS = 1_000_000
+TASKS = 200_000
+GATHER_CHILDREN = 200_000
+SWITCHES = 1_000_000
 MIN_OPS = 1000
+
+# gather: children per asyncio.gather() call (the last batch of a loop's share may be smaller).
+GATHER_BATCH = 1000
 
 # A run that has not finished after this many seconds (times --scale when above 1) is
 # reported as a failure instead of hanging the sweep.
@@ -394,10 +404,150 @@ def run_timers(factory, threads, timers, deadline):
 
 
 # --------------------------------------------------------------------------------------------
+# tasks, gather, switch: one driver coroutine on each of `threads` loops
+# --------------------------------------------------------------------------------------------
+
+async def child():
+    return 1
+
+
+async def tasks_body(share):
+    """Creates and awaits `share` tasks, one at a time; returns the sum of their results."""
+    create_task = asyncio.create_task
+    total = 0
+    for _ in range(share):
+        total += await create_task(child())
+    return total
+
+
+async def gather_body(share):
+    """Gathers `share` child coroutines in batches of GATHER_BATCH; returns the sum of results."""
+    gather = asyncio.gather
+    total = 0
+    left = share
+    while left:
+        batch = min(GATHER_BATCH, left)
+        results = await gather(*[child() for _ in range(batch)])
+        if len(results) != batch:
+            raise RuntimeError("gather returned %d results for %d children"
+                               % (len(results), batch))
+        total += sum(results)
+        left -= batch
+    return total
+
+
+async def switch_body(share):
+    """Yields to the loop `share` times with sleep(0); returns how many times it came back."""
+    sleep = asyncio.sleep
+    count = 0
+    for _ in range(share):
+        await sleep(0)
+        count += 1
+    return count
+
+
+class Driver:
+    """One loop's driver coroutine and its result; `done` is set once it returned or failed."""
+
+    def __init__(self, share):
+        self.share = share
+        self.result = None
+        self.t_end = None
+        self.future = None             # the concurrent.futures.Future of run_coroutine_threadsafe
+        self.done = threading.Event()
+
+    async def drive(self, barrier, body):
+        # Runs on the loop. Every loop's driver waits here (blocking its loop, which has nothing
+        # else to do) until all are ready; the barrier's action takes t0.
+        barrier.wait(60)
+        result = await body(self.share)
+        self.t_end = time.perf_counter()   # this loop's share is done: its clock stops here
+        self.result = result
+
+
+def run_drivers(name, body, factory, threads, ops, deadline):
+    """Returns (ops, seconds, None, None) for one coroutine workload.
+
+    `ops` is split over `threads` loops; each loop runs one driver coroutine that awaits
+    `body(share)`, which must return `share`. The drivers are released together by a barrier
+    (its action takes t0); the clock stops when the last driver has finished. A driver that
+    raises, returns a wrong count or does not finish before `deadline` is a BenchmarkError.
+    """
+    errors = []
+    loops = start_loops(factory, threads, errors, "%s-loop" % name)
+    drivers = [Driver(n) for n in split(ops, threads)]
+    start = {}
+
+    def record_start():
+        start["t0"] = time.perf_counter()
+
+    barrier = threading.Barrier(threads, action=record_start)
+    finished = False
+    try:
+        for lt, driver in zip(loops, drivers):
+            driver.future = asyncio.run_coroutine_threadsafe(driver.drive(barrier, body),
+                                                             lt.loop)
+            driver.future.add_done_callback(lambda _, done=driver.done: done.set())
+        for driver in drivers:
+            wait_for(driver.done, deadline, errors, name)
+        finished = True
+    finally:
+        if not finished:
+            # A driver failed or hangs: cancel the rest, and give the cancellations a moment to
+            # run on their loops before those stop.
+            barrier.abort()
+            for driver in drivers:
+                if driver.future is not None:
+                    driver.future.cancel()
+        stop_loops(loops, after=0.0 if finished else 0.05)
+    if errors:
+        raise BenchmarkError("%s: %s" % (name, "; ".join(errors)))
+    for i, driver in enumerate(drivers):
+        if driver.future.cancelled():
+            raise BenchmarkError("%s: the driver on loop %d was cancelled" % (name, i))
+        exc = driver.future.exception(0)
+        if exc is not None:
+            raise BenchmarkError("%s: the driver on loop %d failed: %r" % (name, i, exc))
+        if driver.result != driver.share:
+            raise BenchmarkError("%s: the driver on loop %d counted %r, expected %d"
+                                 % (name, i, driver.result, driver.share))
+    return ops, max(d.t_end for d in drivers) - start["t0"], None, None
+
+
+def run_tasks(factory, threads, tasks, deadline):
+    """Returns (ops, seconds, None, None).
+
+    Measures task creation and completion: each loop's driver does
+    `total += await asyncio.create_task(child())` for its share, one task at a time (child()
+    returns 1), so every op is one task created, scheduled, run and awaited.
+    """
+    return run_drivers("tasks", tasks_body, factory, threads, tasks, deadline)
+
+
+def run_gather(factory, threads, children, deadline):
+    """Returns (ops, seconds, None, None).
+
+    Measures asyncio.gather: each loop's driver gathers its share of child() coroutines in
+    batches of GATHER_BATCH (gather wraps each in a task) and sums the results. ops = children.
+    """
+    return run_drivers("gather", gather_body, factory, threads, children, deadline)
+
+
+def run_switch(factory, threads, switches, deadline):
+    """Returns (ops, seconds, None, None).
+
+    Measures a task switch: each loop's driver does its share of `await asyncio.sleep(0)`, i.e.
+    the task yields, goes back on the ready queue and is resumed by the loop. ops = switches.
+    """
+    return run_drivers("switch", switch_body, factory, threads, switches, deadline)
+
+
+# --------------------------------------------------------------------------------------------
 # Sweep
 # --------------------------------------------------------------------------------------------
 
-RUNNERS = {"fan-in": run_fan_in, "ring": run_ring, "timers": run_timers}
+RUNNERS = {"fan-in": run_fan_in, "ring": run_ring, "timers": run_timers, "tasks": run_tasks,
+           "gather": run_gather, "switch": run_switch}
 
 
 def usable_cpus():
@@ -420,6 +570,9 @@ def op_counts(scale):
         "fan-in": max(MIN_OPS, int(FAN_IN_ITEMS * scale)),
         "ring": max(MIN_OPS, int(RING_HOPS * scale)),
         "timers": max(MIN_OPS, int(TIMERS * scale)),
+        "tasks": max(MIN_OPS, int(TASKS * scale)),
+        "gather": max(MIN_OPS, int(GATHER_CHILDREN * scale)),
+        "switch": max(MIN_OPS, int(SWITCHES * scale)),
     }
 
 
@@ -494,7 +647,9 @@ def build_parser(cores):
         description=textwrap.fill(
             "Thread-scaling sweep of asyncio and uvloop event loops, the Python peer of "
             "MultiLoop's sweep. Each loop runs run_forever() on its own thread; other threads "
-            "reach it with call_soon_threadsafe(). Writes the shared scaling CSV (header: "
+            "reach it with call_soon_threadsafe() (or, for the coroutine workloads, start one "
+            "driver coroutine on it with run_coroutine_threadsafe()). Writes the shared "
+            "scaling CSV (header: "
             + CSV_HEADER + "), one row per (workload, peer, threads): the median of --repeats "
             "runs by ops_per_sec. Every run checks its counts; a failed check exits 1 and "
             "writes no CSV. Progress goes to stderr.", width=88),
@@ -511,10 +666,22 @@ def build_parser(cores):
             "          with call_later((i %% 1000) us) from a callback, cancels every second\n"
             "          handle at once, and the rest fire. Timed from the start until every\n"
             "          live timer on every loop fired. ops = timers scheduled.\n"
+            "  tasks   %d tasks split over THREADS loops; one driver coroutine per loop does\n"
+            "          total += await asyncio.create_task(child()) for its share, one task at\n"
+            "          a time (child() returns 1). ops = tasks.\n"
+            "  gather  %d child() coroutines split over THREADS loops; each loop's driver does\n"
+            "          await asyncio.gather(*[child() ...]) in batches of %d and sums the\n"
+            "          results. ops = children.\n"
+            "  switch  %d switches split over THREADS loops; each loop's driver does its\n"
+            "          share of await asyncio.sleep(0). ops = switches.\n"
+            "          For these three, the drivers (started with run_coroutine_threadsafe) are\n"
+            "          released together; timed until the last driver finished; each driver's\n"
+            "          sum or count must equal its share.\n"
             "counts are multiplied by --scale (at least %d each).\n\n"
             "exit status: 0 ok; 1 a self-check failed or a run hung; 2 usage error or uvloop\n"
             "missing while asked for." % (counts["fan-in"], counts["ring"], counts["timers"],
-                                          MIN_OPS)),
+                                          counts["tasks"], counts["gather"], GATHER_BATCH,
+                                          counts["switch"], MIN_OPS)),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", metavar="PATH",
                         help="write the CSV to PATH (default: stdout)")
@@ -531,7 +698,7 @@ def build_parser(cores):
                              "Written as the CSV's peer column.")
     parser.add_argument("--workloads", type=lambda s: parse_list(s, WORKLOADS, "workload"),
                         default=list(WORKLOADS), metavar="LIST",
-                        help="workloads, of fan-in,ring,timers (default: all three)")
+                        help="workloads, of %s (default: all)" % ",".join(WORKLOADS))
     parser.add_argument("--scale", type=positive(float), default=1.0, metavar="FLOAT",
                         help="multiplies every op count (default: 1.0)")
     parser.add_argument("--quiet", action="store_true",

@@ -17,8 +17,9 @@ workload/peer/threads twice, a file given twice) stops the script with exit stat
 and line. An unknown peer is only warned about (on stderr) and shown after the known ones.
 
 Output:
-  OUT-DIR/<workload>.png      fan-in, fan-out, all-to-all, futures, tasks, timers: ops/s against threads,
-                              one line per peer (log y); only the workloads present.
+  OUT-DIR/<workload>.png      fan-in, fan-out, all-to-all, futures, tasks, gather, switch, timers: ops/s
+                              (tasks/s, switches/s) against threads, one line per peer (log y); only
+                              the workloads present.
   OUT-DIR/ring-latency.png    one-hop latency p50 (solid) and p99 (dashed) against loops in the
                               ring, one colour per peer, the raw eventfd floor in black.
   OUT-DIR/ring-throughput.png hops/s against loops in the ring.
@@ -32,15 +33,26 @@ Output:
 
 The section: one line (machine, cores, date, command); per workload a table (rows = thread
 count; each peer's ops/s; ratio columns ML/NIO, for fan-in also ML/asyncio and ML/uvloop, for
-all-to-all also "vs N x single" = multiloop at N / (N x multiloop at 1)); for the ring, p50 / p99
-one-hop latency per peer and ML p50 / floor p50; links to the PNGs relative to the markdown
-file; and a Targets table, each row met, missed or no data:
+tasks, gather and switch also ML/floor and ML/uvloop, for all-to-all also "vs N x single" =
+multiloop at N / (N x multiloop at 1); a ratio column only where multiloop and that peer both
+have rows for the workload, a missing point shows as a dash); for the ring, p50 / p99 one-hop
+latency per peer and ML p50 / floor p50; links to the PNGs relative to the markdown file; and a
+Targets table, each row met, missed, or no data / not measured (a series it needs is absent):
   1   fan-in: multiloop >= 5 x nio at every thread count (the minimum ratio and where)
   2a  fan-in: multiloop >= 20 x asyncio at every thread count
   2b  fan-in: multiloop >= 20 x uvloop at every thread count
   3   all-to-all: multiloop at N = cores >= 0.8 x N x multiloop at 1
+  3b  the same for multiloop-batched (only when it has all-to-all rows)
   4a  ring with 2 loops: multiloop p50 <= 1.1 x eventfd-floor p50
   4b  ring with 2 loops: multiloop p99 <= 1.1 x eventfd-floor p99
+  5   tasks: multiloop >= 1.5 x nio at every loop count
+  6a  tasks at 1 loop: multiloop >= 3 x uvloop
+  6b  tasks at 1 loop: multiloop >= 10 x asyncio
+  7a  switch at 1 loop: multiloop's time per switch <= 1.3 x floor's
+  7b  switch at 1 loop: multiloop >= 3 x uvloop
+  7c  switch at 1 loop: multiloop >= 1 x nio
+  8   gather: multiloop >= 3 x uvloop at every loop count (per task)
+  9   fan-in at 1 producer: multiloop-handle >= 0.7 x multiloop (callSoonThreadsafe vs execute)
 """
 
 import argparse
@@ -53,8 +65,10 @@ import sys
 HEADER = ["workload", "peer", "threads", "ops", "seconds", "ops_per_sec", "p50_us", "p99_us",
           "repeats", "cores"]
 
-WORKLOADS = ["fan-in", "fan-out", "all-to-all", "ring", "futures", "tasks", "timers"]
-THROUGHPUT_WORKLOADS = ["fan-in", "fan-out", "all-to-all", "futures", "tasks", "timers"]
+WORKLOADS = ["fan-in", "fan-out", "all-to-all", "ring", "futures", "tasks", "gather", "switch",
+             "timers"]
+THROUGHPUT_WORKLOADS = ["fan-in", "fan-out", "all-to-all", "futures", "tasks", "gather", "switch",
+                        "timers"]
 
 # What each workload is (from the CSV schema) and what its thread count counts.
 DESCRIPTION = {
@@ -63,9 +77,13 @@ DESCRIPTION = {
     "all-to-all": "N loops, each sending callbacks to every other loop",
     "ring": "N loops pass one token around a ring (N = 2: ping-pong)",
     "futures": "each of N loops asks the next loop for a value and waits for the answer (round trips)",
-    "tasks": "tasks created and awaited across N loops",
+    "tasks": "on each of N loops, tasks created and awaited one at a time",
+    "gather": "on each of N loops, tasks created a thousand at a time and awaited together (gather)",
+    "switch": "task switches on each of N loops: a task yields (sleep(0)) and is resumed",
     "timers": "1M timers over N loops: schedule, cancel every second one, the rest fire",
 }
+# What one op is, where it is not just an operation (table headers and plot axes).
+UNIT = {"tasks": "tasks", "gather": "tasks", "switch": "switches"}
 THREADS_LABEL = {
     "fan-in": "producer threads",
     "fan-out": "loops",
@@ -73,25 +91,31 @@ THREADS_LABEL = {
     "ring": "loops in the ring",
     "futures": "loops",
     "tasks": "loops",
+    "gather": "loops",
+    "switch": "loops",
     "timers": "loops",
 }
 
-PEERS = ["multiloop", "multiloop-handle", "multiloop-await", "multiloop-nospin", "nio", "dispatch", "global-executor", "baseline",
-         "eventfd-floor", "asyncio", "uvloop"]
+PEERS = ["multiloop", "multiloop-handle", "multiloop-await", "multiloop-nospin", "multiloop-batched",
+         "nio", "dispatch", "global-executor", "baseline", "eventfd-floor", "floor", "asyncio",
+         "uvloop"]
 PEER_STYLE = {  # colour, marker
     "multiloop": ("#1f77b4", "o"),
     "multiloop-handle": ("#aec7e8", "o"),
     "multiloop-await": ("#6baed6", "p"),
     "multiloop-nospin": ("#17becf", "v"),
+    "multiloop-batched": ("#08519c", ">"),
     "nio": ("#ff7f0e", "s"),
     "dispatch": ("#2ca02c", "^"),
     "global-executor": ("#9467bd", "D"),
     "baseline": ("#7f7f7f", "P"),
     "eventfd-floor": ("#000000", "X"),
+    "floor": ("#000000", "d"),
     "asyncio": ("#d62728", "*"),
     "uvloop": ("#8c564b", "h"),
 }
-PEER_LABEL = {"eventfd-floor": "raw eventfd floor"}
+PEER_LABEL = {"eventfd-floor": "raw eventfd floor", "floor": "runtime floor"}
+FLOORS = ("eventfd-floor", "floor")   # drawn thicker, on top
 EXTRA_COLOURS = ["#e377c2", "#bcbd22", "#ffbb78", "#98df8a"]
 
 ML = "multiloop"
@@ -369,15 +393,17 @@ def plots(data, out_dir, title):
             if not pts:
                 continue
             colour, marker = peer_style(p, data)
+            floor = p in FLOORS
             ax.plot([t for t, _ in pts], [v for _, v in pts], color=colour, marker=marker,
-                    markersize=8, linewidth=2, label=PEER_LABEL.get(p, p))
+                    markersize=8, linewidth=2.5 if floor else 2, label=PEER_LABEL.get(p, p),
+                    zorder=3 if floor else 2)
             values += [v for _, v in pts]
         if not values:
             plt.close(fig)
             continue
         setup_x(ax, xs, THREADS_LABEL[w])
         setup_log_y(ax, values, si_short)
-        ax.set_ylabel("operations per second (log scale)")
+        ax.set_ylabel(f"{UNIT.get(w, 'operations')} per second (log scale)")
         ax.set_title(f"{w}: {DESCRIPTION[w]}\n{title}, {cores}")
         finish(fig, ax, f"{w}.png")
 
@@ -446,12 +472,23 @@ def plots(data, out_dir, title):
 # Markdown
 
 
+RATIO_PEERS = {  # ML/<peer> columns of a throughput table (only the peers present)
+    "fan-in": ["nio", "asyncio", "uvloop"],
+    "tasks": ["nio", "floor", "uvloop"],
+    "gather": ["nio", "floor", "uvloop"],
+    "switch": ["nio", "floor", "uvloop"],
+}
+
+
 def throughput_table(data, w):
     peers = data.peers(w)
-    header = [THREADS_LABEL[w]] + [f"{p} ops/s" for p in peers]
-    ratio_peers = ["nio", "asyncio", "uvloop"] if w == "fan-in" else ["nio"]
+    unit = UNIT.get(w, "ops")
+    header = [THREADS_LABEL[w]] + [f"{p} {unit}/s" for p in peers]
+    # A ratio column needs both series; a peer (or multiloop) absent from the data has none.
+    ratio_peers = [p for p in RATIO_PEERS.get(w, ["nio"]) if ML in peers and p in peers]
     header += [f"ML/{'NIO' if p == 'nio' else p}" for p in ratio_peers]
-    if w == "all-to-all":
+    vs_single = w == "all-to-all" and ML in peers
+    if vs_single:
         header.append("vs N × single")
     single = data.get(w, ML, 1, "ops_per_sec")
     rows = []
@@ -459,7 +496,7 @@ def throughput_table(data, w):
         ml = data.get(w, ML, t, "ops_per_sec")
         cells = [str(t)] + [rate(data.get(w, p, t, "ops_per_sec")) for p in peers]
         cells += [ratio(div(ml, data.get(w, p, t, "ops_per_sec"))) for p in ratio_peers]
-        if w == "all-to-all":
+        if vs_single:
             cells.append(ratio(div(ml, None if single is None else t * single)))
         rows.append(cells)
     return md_table(header, rows)
@@ -486,42 +523,78 @@ def ring_table(data):
 
 
 def targets(data):
+    """The Targets table. Rows 1-4b say "no data" and the later rows "not measured" where a
+    series they need is absent; a target is never judged on data that is not there."""
     rows = []
     met = lambda ok: "**met**" if ok else "**missed**"
+    not_measured = "not measured"
 
-    def fan_in_min(peer, need, label):
-        target = f"fan-in: multiloop ≥ {need}× {peer} at every thread count"
-        ml_threads = [t for t in data.threads("fan-in")
-                      if data.get("fan-in", ML, t, "ops_per_sec") is not None]
-        pairs = [(div(data.get("fan-in", ML, t, "ops_per_sec"),
-                      data.get("fan-in", peer, t, "ops_per_sec")), t) for t in ml_threads]
+    def ops(w, p, t):
+        return data.get(w, p, t, "ops_per_sec")
+
+    def missing_at_one(w, peers):
+        """What is absent at 1 loop, e.g. 'no floor row (switch, 1 loop)'."""
+        absent = [p for p in peers if ops(w, p, 1) is None]
+        return f"no {' or '.join(absent)} row ({w}, 1 loop)" if absent else DASH
+
+    def min_ratio(w, peer, need, label, target, count_word, no_data):
+        """multiloop / peer at every thread count multiloop has: the minimum, and where."""
+        ml_threads = [t for t in data.threads(w) if ops(w, ML, t) is not None]
+        pairs = [(div(ops(w, ML, t), ops(w, peer, t)), t) for t in ml_threads]
         have = [(r, t) for r, t in pairs if r is not None]
         if not have:
-            rows.append([label, target, DASH, "no data"])
+            if no_data == "no data":   # rows 1-2b, as they always were
+                why = DASH
+            elif not ml_threads:
+                why = f"no {ML} rows ({w})"
+            else:
+                why = f"no {peer} row at {count_word} = {', '.join(map(str, ml_threads))}"
+            rows.append([label, target, why, no_data])
             return
         worst, at = min(have)
-        measured = f"min {ratio(worst)} (threads = {at})"
+        measured = f"min {ratio(worst)} ({count_word} = {at})"
         lacking = [t for r, t in pairs if r is None]
         if lacking:
-            measured += f"; no {peer} row at threads = {', '.join(map(str, lacking))}"
+            measured += f"; no {peer} row at {count_word} = {', '.join(map(str, lacking))}"
         rows.append([label, target, measured, met(worst >= need)])
 
-    fan_in_min("nio", 5, "1")
-    fan_in_min("asyncio", 20, "2a")
-    fan_in_min("uvloop", 20, "2b")
+    def at_one_loop(w, peer, need, label, target):
+        """multiloop / peer at threads = 1."""
+        ml, other = ops(w, ML, 1), ops(w, peer, 1)
+        r = div(ml, other)
+        if r is None:
+            rows.append([label, target, missing_at_one(w, [ML, peer]), not_measured])
+        else:
+            rows.append([label, target, f"{ratio(r)} ({rate(ml)} vs {rate(other)})",
+                         met(r >= need)])
 
-    a2a_cores = sorted({r["cores"] for r in data.rows if r["workload"] == "all-to-all"
-                        and r["peer"] == ML}) or data.cores
-    n = a2a_cores[-1]
-    target = f"all-to-all: multiloop at N = cores ({n}) ≥ 0.8 × N × single loop"
-    one = data.get("all-to-all", ML, 1, "ops_per_sec")
-    at_n = data.get("all-to-all", ML, n, "ops_per_sec")
-    r = div(at_n, None if one is None else n * one)
-    if r is None:
-        rows.append(["3", target, DASH, "no data"])
-    else:
-        rows.append(["3", target, f"{ratio(r)} ({rate(at_n)} vs {n} × {rate(one)})",
-                     met(r >= 0.8)])
+    def all_to_all(peer, label, no_data):
+        a2a_cores = sorted({r["cores"] for r in data.rows if r["workload"] == "all-to-all"
+                            and r["peer"] == peer}) or data.cores
+        n = a2a_cores[-1]
+        target = f"all-to-all: {peer} at N = cores ({n}) ≥ 0.8 × N × single loop"
+        one = ops("all-to-all", peer, 1)
+        at_n = ops("all-to-all", peer, n)
+        r = div(at_n, None if one is None else n * one)
+        if r is None:
+            why = DASH
+            if no_data != "no data":
+                absent = [f"{t} {'loop' if t == 1 else 'loops'}" for t, v in ((1, one), (n, at_n))
+                          if v is None]
+                why = f"no {peer} row at {' or '.join(absent)}" if absent else DASH
+            rows.append([label, target, why, no_data])
+        else:
+            rows.append([label, target, f"{ratio(r)} ({rate(at_n)} vs {n} × {rate(one)})",
+                         met(r >= 0.8)])
+
+    for label, peer, need in (("1", "nio", 5), ("2a", "asyncio", 20), ("2b", "uvloop", 20)):
+        min_ratio("fan-in", peer, need, label,
+                  f"fan-in: multiloop ≥ {need}× {peer} at every thread count", "threads",
+                  "no data")
+
+    all_to_all(ML, "3", "no data")
+    if any(r["workload"] == "all-to-all" and r["peer"] == "multiloop-batched" for r in data.rows):
+        all_to_all("multiloop-batched", "3b", not_measured)
 
     for label, field, name in (("4a", "p50_us", "p50"), ("4b", "p99_us", "p99")):
         target = (f"ring, ping-pong (2 loops): multiloop {name} ≤ 1.1 × raw eventfd floor {name}")
@@ -534,6 +607,40 @@ def targets(data):
             rows.append([label, target,
                          f"{ratio(r)} ({three_digits(ml)} µs vs {three_digits(floor)} µs)",
                          met(r <= 1.1)])
+
+    min_ratio("tasks", "nio", 1.5, "5", "tasks: multiloop ≥ 1.5× nio at every loop count",
+              "loops", not_measured)
+    at_one_loop("tasks", "uvloop", 3, "6a", "tasks, 1 loop: multiloop ≥ 3× uvloop")
+    at_one_loop("tasks", "asyncio", 10, "6b", "tasks, 1 loop: multiloop ≥ 10× asyncio")
+
+    # 7a: time per switch, multiloop against the runtime's floor: floor ops/s / multiloop ops/s.
+    target = "switch, 1 loop: multiloop time per switch ≤ 1.3 × runtime floor's"
+    ml, floor = ops("switch", ML, 1), ops("switch", "floor", 1)
+    r = div(floor, ml)
+    if r is None:
+        rows.append(["7a", target, missing_at_one("switch", [ML, "floor"]), not_measured])
+    else:
+        per_switch = lambda v: f"{three_digits(1e9 / v)} ns" if v else DASH
+        rows.append(["7a", target,
+                     f"{ratio(r)} ({per_switch(ml)} vs {per_switch(floor)} per switch)",
+                     met(r <= 1.3)])
+    at_one_loop("switch", "uvloop", 3, "7b", "switch, 1 loop: multiloop ≥ 3× uvloop")
+    at_one_loop("switch", "nio", 1, "7c", "switch, 1 loop: multiloop ≥ 1× nio")
+
+    min_ratio("gather", "uvloop", 3, "8",
+              "gather: multiloop ≥ 3× uvloop at every loop count (per task)", "loops",
+              not_measured)
+
+    target = ("fan-in, 1 producer: multiloop-handle ≥ 0.7 × multiloop "
+              "(callSoonThreadsafe against execute)")
+    handle, ml = ops("fan-in", "multiloop-handle", 1), ops("fan-in", ML, 1)
+    r = div(handle, ml)
+    if r is None:
+        absent = [p for p, v in (("multiloop-handle", handle), (ML, ml)) if v is None]
+        why = f"no {' or '.join(absent)} row (fan-in, 1 producer)" if absent else DASH
+        rows.append(["9", target, why, not_measured])
+    else:
+        rows.append(["9", target, f"{ratio(r)} ({rate(handle)} vs {rate(ml)})", met(r >= 0.7)])
     return md_table(["#", "target", "measured", "result"], rows)
 
 

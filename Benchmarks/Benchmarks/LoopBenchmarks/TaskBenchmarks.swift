@@ -1,10 +1,18 @@
 // Swift `async` code on a loop (issue: the async bridge), each next to its peer in the same run:
 //
 //   TaskSwitch.MultiLoop.sleep0       a loop task does N `try await sleep(0)` (N = 1M)
+//   TaskSwitch.Floor.yield            the runtime's floor: `Task.yield()` in a task of a minimal
+//                                     executor (BenchSupport's FloorExecutor: a thread running jobs
+//                                     from a local array)
+//   TaskSwitch.NIO.actorYield         `Task.yield()` in a task isolated to an actor whose executor is
+//                                     a NIO event loop
 //   TaskSwitch.Global.yield           a task of Swift's global executor does N `await Task.yield()`
 //   AwaitDoneFuture.MultiLoop         a loop task awaits an already-completed future N times
 //   TaskCreate.MultiLoop              a loop task creates and awaits N tasks of its loop (N = 1000 x 1000)
+//   TaskCreate.Floor                  the same with `Task(executorPreference: floor) {}` on the floor
 //   TaskCreate.Global                 a global-executor task creates and awaits N `Task {}`
+//   Gather.MultiLoop                  a loop task gathers 1000 operations (`gather([ops])`), per task
+//   Gather.Floor                      1000 tasks created on the floor, then each awaited, per task
 //   CrossLoopRoundTrip.MultiLoop      a task on loop A: N times, B completes a future, A resumes
 //   CrossLoopRoundTrip.NIO            on loop A: N times, B.submit {} then hop(to: A)
 
@@ -65,6 +73,36 @@ func taskBenchmarks() {
     onLoopA("TaskSwitch.MultiLoop.sleep0", tasks) { _, count in
         for _ in 0..<count { try await sleep(0) }
     }
+    let floor = FixtureSlot<FloorExecutor>()
+    func onFloor(_ name: String, _ configuration: Benchmark.Configuration,
+                 _ body: @escaping @Sendable (FloorExecutor, Int) async -> Void) {
+        Benchmark(name, configuration: configuration) { benchmark in
+            let executor = floor.fixture!
+            let count = benchmark.scaledIterations.count
+            await Task(executorPreference: executor) { await body(executor, count) }.value
+        } setup: {
+            floor.fixture = FloorExecutor()
+        } teardown: {
+            floor.fixture?.shutdown()
+            floor.fixture = nil
+        }
+    }
+
+    onFloor("TaskSwitch.Floor.yield", tasks) { _, count in
+        for _ in 0..<count { await Task.yield() }
+    }
+
+    let nioActor = FixtureSlot<NIOYieldingActor>()
+    Benchmark("TaskSwitch.NIO.actorYield", configuration: tasks) { benchmark in
+        let actor = nioActor.fixture!
+        await actor.yield(benchmark.scaledIterations.count)
+    } setup: {
+        nioActor.fixture = NIOYieldingActor(group: MultiThreadedEventLoopGroup(numberOfThreads: 1))
+    } teardown: {
+        try await nioActor.fixture?.group.shutdownGracefully()
+        nioActor.fixture = nil
+    }
+
     Benchmark("TaskSwitch.Global.yield", configuration: tasks) { benchmark in
         let count = benchmark.scaledIterations.count
         await Task.detached {
@@ -85,6 +123,26 @@ func taskBenchmarks() {
         for index in 0..<count { sum &+= try await fixture.a.createTask { index }.value }
         blackHole(sum)
     }
+    onFloor("TaskCreate.Floor", kiloTasks) { executor, count in
+        var sum = 0
+        for index in 0..<count { sum &+= await Task(executorPreference: executor) { index }.value }
+        blackHole(sum)
+    }
+
+    onLoopA("Gather.MultiLoop", kiloTasks) { _, count in
+        let operations = [@Sendable () async throws -> Int](repeating: { 1 }, count: count)
+        let values = try await gather(operations)
+        precondition(values.count == count)
+    }
+    onFloor("Gather.Floor", kiloTasks) { executor, count in
+        var tasks: [Task<Int, Never>] = []
+        tasks.reserveCapacity(count)
+        for _ in 0..<count { tasks.append(Task(executorPreference: executor) { 1 }) }
+        var sum = 0
+        for task in tasks { sum &+= await task.value }
+        precondition(sum == count)
+    }
+
     Benchmark("TaskCreate.Global", configuration: kiloTasks) { benchmark in
         let count = benchmark.scaledIterations.count
         await Task.detached {
@@ -121,5 +179,22 @@ func taskBenchmarks() {
     } teardown: {
         try await nio.fixture?.shutdownGracefully()
         nio.fixture = nil
+    }
+}
+
+/// An actor whose serial executor is a NIO event loop: its tasks run on that loop's thread.
+final actor NIOYieldingActor {
+    nonisolated let group: MultiThreadedEventLoopGroup
+    nonisolated let loop: any NIOCore.EventLoop
+
+    init(group: MultiThreadedEventLoopGroup) {
+        self.group = group
+        loop = group.next()
+    }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+    func yield(_ count: Int) async {
+        for _ in 0..<count { await Task.yield() }
     }
 }

@@ -41,6 +41,18 @@ protocol TaskLoopSet: LoopSet {
     /// `batch`: create them all, then await each), and calls `done(completed)` when all were
     /// awaited.
     func runTasks(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void)
+    /// The same with the peer's way of waiting for a whole batch (asyncio's `gather`); peers
+    /// without one create the batch and await each task (`runTasks`).
+    func runGather(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void)
+    /// From the sweep's thread: on consumer `index`, one task switches `count` times (yields
+    /// to the other work of its loop and is resumed), then calls `done(count)`.
+    func runSwitches(on index: Int, count: Int, done: @escaping @Sendable (Int) -> Void)
+}
+
+extension TaskLoopSet {
+    func runGather(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void) {
+        runTasks(on: index, count: count, batch: batch, done: done)
+    }
 }
 
 /// Peers whose loops can ask another loop for a value and wait for the answer on their own.
@@ -59,7 +71,14 @@ enum Workload: String, CaseIterable, Sendable {
     case ring
     case futures
     case tasks
+    /// Tasks created a thousand at a time and awaited together (asyncio's `gather`).
+    case gather
+    /// Task switches: a task yields to its loop and is resumed (`sleep(0)`, `Task.yield()`).
+    case taskSwitch = "switch"
     case timers
+
+    /// Whether the workload runs Swift tasks (only `TaskLoopSet` peers take part).
+    var runsTasks: Bool { self == .tasks || self == .gather || self == .taskSwitch }
 }
 
 /// Who is measured.
@@ -79,6 +98,9 @@ enum Peer: String, CaseIterable, Sendable {
     case baseline
     /// Plain threads blocking in read() on an eventfd each (ring only): the machine's floor.
     case eventfdFloor = "eventfd-floor"
+    /// The runtime's floor for tasks: a minimal executor per thread that only runs jobs from a
+    /// local array (tasks, gather and switch only).
+    case floor
 
     /// Makes `count` consumers, or nil when this peer is not a set of consumers.
     func makeLoopSet(count: Int) throws -> (any LoopSet)? {
@@ -91,6 +113,7 @@ enum Peer: String, CaseIterable, Sendable {
         case .dispatch: DispatchSet(count: count)
         case .globalExecutor: GlobalExecutorSet(count: count)
         case .baseline: try BaselineSet(count: count)
+        case .floor: FloorSet(count: count)
         case .eventfdFloor: nil
         }
     }
@@ -102,7 +125,10 @@ enum Peer: String, CaseIterable, Sendable {
         case (.eventfdFloor, _), (.multiloopNoSpin, _): false
         case (.multiloopHandle, .fanIn), (.multiloopAwait, .futures): true
         case (.multiloopHandle, _), (.multiloopAwait, _): false
-        case (.dispatch, .tasks), (.baseline, .tasks), (.baseline, .timers), (.baseline, .futures): false
+        case (.floor, let workload): workload.runsTasks
+        case (.dispatch, let workload) where workload.runsTasks: false
+        case (.baseline, let workload) where workload.runsTasks: false
+        case (.baseline, .timers), (.baseline, .futures): false
         default: true
         }
     }

@@ -20,19 +20,25 @@ struct ScalingCommand: ParsableCommand {
               all-to-all  T loops each send ~2M/T callbacks round-robin to every other loop
               ring        a token hops around T >= 2 loops, 50k hops; one-hop latency p50/p99
               futures     each of T loops asks the next for a value and awaits the answer, 100k round trips
-              tasks       200k tasks created and awaited, spread over T loops
+              tasks       200k tasks over T loops, each created and awaited before the next
+              gather      200k tasks over T loops, created a thousand at a time and awaited together
+              switch      1M task switches over T loops (sleep(0) / Task.yield()), one task per loop
               timers      1M timers over T loops: schedule, cancel every second one, fire the rest
             Peers:
-              multiloop          LoopGroup, EventLoop.execute / callLater / submit + addDoneCallback(on:) / createTask
+              multiloop          LoopGroup, EventLoop.execute / callLater / submit + addDoneCallback(on:) / createTask /
+                                 gather / sleep(0)
               multiloop-handle   callSoonThreadsafe, which returns a cancellable Handle (fan-in only)
               multiloop-await    futures awaited by a task instead of chained done callbacks (futures only)
               multiloop-nospin   the same with spinBeforeSleep 0 (ring only)
-              nio                SwiftNIO MultiThreadedEventLoopGroup: execute / scheduleTask / submit + hop / tasks on an actor
-                                 whose executor is the loop (timers: a tenth of the count, its cancel is O(n))
+              nio                SwiftNIO MultiThreadedEventLoopGroup: execute / scheduleTask / submit + hop / tasks and
+                                 Task.yield() on an actor whose executor is the loop (timers: a tenth of the count, its
+                                 cancel is O(n))
               dispatch           a serial DispatchQueue per loop: async / asyncAfter
               global-executor    a task per loop draining a mailbox, woken by a continuation; Task {} and Task.sleep
               baseline           a thread per loop: pthread mutex + array + one eventfd write per call
               eventfd-floor      threads blocked in read() on an eventfd each (ring only): the machine's floor
+              floor              a minimal task executor per loop, a thread running jobs from a local array
+                                 (tasks, gather, switch only): the Swift runtime's floor
             Every run counts what was delivered, exactly; a wrong count or a stall ends the sweep
             with exit status 1. Each point is the median of --repeats runs (by throughput).
             CSV columns: \(ScalingPoint.csvHeader)

@@ -20,7 +20,8 @@ struct SweepPlan {
         case .fanIn, .fanOut, .allToAll: 2_000_000
         case .ring: 50_000
         case .futures: 100_000
-        case .tasks: 200_000
+        case .tasks, .gather: 200_000
+        case .taskSwitch: 1_000_000
         case .timers: 1_000_000
         }
     }
@@ -100,6 +101,12 @@ struct Sweep {
         case .tasks:
             guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
             result = try TaskAndTimerWorkloads.tasks(set, tasks: ops, stallTimeout: timeout)
+        case .gather:
+            guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
+            result = try TaskAndTimerWorkloads.gather(set, tasks: ops, stallTimeout: timeout)
+        case .taskSwitch:
+            guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
+            result = try TaskAndTimerWorkloads.switches(set, switches: ops, stallTimeout: timeout)
         case .timers:
             guard let set = set as? any TimerLoopSet else { throw SweepError.setUp("no timers here") }
             result = try TaskAndTimerWorkloads.timers(set, timers: ops, stallTimeout: timeout)

@@ -79,6 +79,13 @@ static inline ml_word_t ml_fetch_add_relaxed(volatile ml_word_t *p, ml_word_t de
     return AO_fetch_and_add(p, delta);
 }
 
+/// Fetch-and-add with `AO_fetch_and_add_full`, which with compiler atomics is acq_rel
+/// (std::memory_order_acq_rel): a countdown whose last decrement must see what every earlier
+/// one published (a gather's count of unfinished tasks). `lock xadd` on x86.
+static inline ml_word_t ml_fetch_add_full(volatile ml_word_t *p, ml_word_t delta) {
+    return AO_fetch_and_add_full(p, delta);
+}
+
 /// A full memory fence (std::atomic_thread_fence(std::memory_order_seq_cst)).
 static inline void ml_fence_full(void) { AO_nop_full(); }
 

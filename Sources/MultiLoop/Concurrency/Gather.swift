@@ -1,3 +1,5 @@
+import CMultiLoopSystem
+
 /// Runs `operations` concurrently as tasks of the running loop and returns their results in
 /// argument order. asyncio: `await asyncio.gather(*coros)`.
 ///
@@ -7,7 +9,9 @@
 ///
 /// - Throws: the first child's error; `EventLoopError.noRunningLoop` off a loop;
 ///   `CancellationError` if the awaiting task is cancelled.
+@inlinable
 public func gather<Value: Sendable>(_ operations: [@Sendable () async throws -> Value]) async throws -> [Value] {
+    // Inlinable, like `createTask`, so that the tasks are made by code specialized for `Value`.
     let loop = try getRunningLoop()
     return try await gather(operations.map { loop.createTask($0) })
 }
@@ -26,7 +30,7 @@ public func gather<each Value: Sendable>(_ operations: repeat @escaping @Sendabl
 /// Waits for tasks (of any loops) and returns their results in argument order; see
 /// `gather(_:)` for errors and cancellation (the tasks are cancelled if one fails).
 public func gather<Value: Sendable>(_ tasks: [LoopTask<Value>]) async throws -> [Value] {
-    try await gatherOutcomes(tasks.map(GatherChild.init), failFast: true)
+    try await GatherWaiter.waitForAll(tasks, failFast: true)
     return try tasks.map { try $0.result() }
 }
 
@@ -36,14 +40,15 @@ public func gather<Value: Sendable>(_ tasks: [LoopTask<Value>]) async throws -> 
 ///
 /// - Throws: only `CancellationError` (the awaiting task was cancelled: every child is
 ///   cancelled too) or `EventLoopError.noRunningLoop`.
+@inlinable
 public func gather<Value: Sendable>(returningErrors operations: [@Sendable () async throws -> Value]) async throws -> [Result<Value, any Error>] {
     let loop = try getRunningLoop()
     let tasks = operations.map { loop.createTask($0) }
-    try await gatherOutcomes(tasks.map(GatherChild.init), failFast: false)
+    try await GatherWaiter.waitForAll(tasks, failFast: false)
     return tasks.map { task in Result { try task.result() } }
 }
 
-/// One child of a gather, type-erased.
+/// One child of a variadic gather, type-erased.
 struct GatherChild: Sendable {
     let task: any CancellableLoopTask
     let whenDone: @Sendable (EventLoop, @escaping @Sendable ((any Error)?) -> Void) throws -> Void
@@ -94,5 +99,82 @@ extension Result {
     var failureValue: Failure? {
         if case .failure(let error) = self { return error }
         return nil
+    }
+}
+
+/// Waits for every task of a homogeneous gather, or (with `failFast`) for the first error.
+///
+/// One object per gather, whatever the number of tasks: it listens to each task in that task's
+/// awaiter slot (`Future.registerInSlot`), so a task costs no allocation beyond itself (a task
+/// whose slot is taken gets a forwarding node). `futureDidComplete` runs on each task's
+/// completing thread: it counts down (an atomic word: the tasks may belong to several loops),
+/// and the first error or the last completion settles `all`, which the gathering task awaits.
+/// The gathering task cancels the others itself when it sees an error, so no user code (a
+/// task's cancellation handlers) runs inside another task's completion.
+@usableFromInline
+final class GatherWaiter<Value: Sendable>: FutureNode, @unchecked Sendable {
+    /// Settled once: `()` when every task is done, or the first error (with `failFast`).
+    private let all: Future<Void>
+    private let failFast: Bool
+
+    private init(count: Int, loop: EventLoop, failFast: Bool) {
+        all = Future(loop: loop)
+        self.failFast = failFast
+        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        ml_store_relaxed(stateWord, ml_word_t(count))  // the tasks not done yet
+    }
+
+    /// Waits until every task is done, or rethrows the first error after cancelling the
+    /// others (`failFast`). Cancelling the waiting task cancels every task and throws
+    /// `CancellationError`.
+    @usableFromInline
+    static func waitForAll(_ tasks: [LoopTask<Value>], failFast: Bool) async throws {
+        guard let first = tasks.first else { return }
+        let waiter = GatherWaiter(count: tasks.count, loop: first.loop, failFast: failFast)
+        for task in tasks {
+            switch task.registerInSlot(waiter) {
+            case .registered:
+                break
+            case .alreadyDone:
+                waiter.futureDidComplete(task)
+            case .slotTaken:
+                if !task.register(GatherForwarder(waiter)) { waiter.futureDidComplete(task) }
+            }
+        }
+        do {
+            try await withTaskCancellationHandler {
+                try await waiter.all.value
+            } onCancel: {
+                for task in tasks { task.cancel() }
+            }
+        } catch {
+            for task in tasks { task.cancel() }
+            throw error
+        }
+    }
+
+    /// One task is done (on its completing thread, or the registering one).
+    override func futureDidComplete(_ future: AnyObject) {
+        if failFast, !all.isDone, let error = unsafeDowncast(future, to: Future<Value>.self).storedError {
+            _ = try? all.setException(error)
+        }
+        // acq_rel: the last one down sees every other task's outcome published.
+        if ml_fetch_add_full(stateWord, -1) == 1 {
+            _ = try? all.setResult(())
+        }
+    }
+}
+
+/// Forwards one task's completion to a gather's waiter, for a task whose slot was taken.
+final class GatherForwarder<Value: Sendable>: FutureNode, @unchecked Sendable {
+    private let waiter: GatherWaiter<Value>
+
+    init(_ waiter: GatherWaiter<Value>) {
+        self.waiter = waiter
+        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+    }
+
+    override func futureDidComplete(_ future: AnyObject) {
+        waiter.futureDidComplete(future)
     }
 }

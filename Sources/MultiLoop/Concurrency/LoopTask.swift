@@ -100,12 +100,14 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     /// until its first suspension with `eager` (the caller is on the loop's thread).
     @inlinable
     final func start(eager: Bool) {
-        // The closure captures the task alone: its context is the task object itself, so
-        // starting costs no allocation beyond the Swift task's own.
-        let body: @Sendable () async -> Void = { [self] in await run() }
-        swiftTask = eager
-            ? Task.immediate(executorPreference: loop, operation: body)
-            : Task(executorPreference: loop, operation: body)
+        // The closures capture the task alone: the context is the task object itself. Written
+        // inline in each call, not shared through a variable: a closure value converted to the
+        // initializer's parameter type costs a thunk and its context, an allocation per task.
+        if eager {
+            swiftTask = Task.immediate(executorPreference: loop) { [self] in await run() }
+        } else {
+            swiftTask = Task(executorPreference: loop) { [self] in await run() }
+        }
     }
 }
 

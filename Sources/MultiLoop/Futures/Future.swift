@@ -146,7 +146,12 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
         let registered = closeCallbackList()
         // The slot's awaiter first: it registered before everything in the list.
         if AwaiterWord.complete(awaiterWord) {
-            awaiterContinuation.resume(with: result)
+            let bits = firstStoredWord(of: self)[3]
+            if bits & Self.slotNodeTag == 0 {
+                awaiterContinuation.resume(with: result)
+            } else {
+                notifySlotNode(bits)
+            }
         }
         if registered != 0 { notifyRegistrations(registered) }
         return true
@@ -164,6 +169,47 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     @usableFromInline
     final func closeCallbackList() -> UInt {
         UInt(bitPattern: callbacks.closeTakingChain())
+    }
+
+    /// Tells the node registered in the slot (`registerInSlot`) that the future completed, and
+    /// releases the slot's reference to it.
+    @usableFromInline
+    final func notifySlotNode(_ bits: ml_word_t) {
+        let node = Unmanaged<FutureNode>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~Self.slotNodeTag)!)
+            .takeRetainedValue()
+        node.futureDidComplete(self)
+    }
+
+    /// The low bit of the slot's second word: set, the word is a `FutureNode` (a listener, such
+    /// as a gather's), not a continuation. Both are pointers to objects of the runtime, at least
+    /// 16-byte aligned.
+    @inlinable
+    static var slotNodeTag: ml_word_t { 1 }
+
+    /// What `registerInSlot` did.
+    enum SlotRegistration {
+        case registered
+        /// The future is done: nothing was registered (read the outcome now).
+        case alreadyDone
+        /// The slot is in use, or done callbacks are registered: register another way.
+        case slotTaken
+    }
+
+    /// Registers `node` in the awaiter slot: `futureDidComplete` will be called once, on the
+    /// completing thread, first of all registrations. Unlike `register`, the node's list link
+    /// is not used, so one node may listen to many futures this way (a gather's waiter does).
+    /// A listener in the slot cannot be withdrawn.
+    final func registerInSlot(_ node: FutureNode) -> SlotRegistration {
+        if isDone { return .alreadyDone }
+        guard hasNoRegistrations && AwaiterWord.reserve(awaiterWord) else {
+            return isDone ? .alreadyDone : .slotTaken
+        }
+        let bits = ml_word_t(bitPattern: UInt(bitPattern: Unmanaged.passRetained(node).toOpaque())) | Self.slotNodeTag
+        firstStoredWord(of: self)[3] = bits
+        if AwaiterWord.publish(awaiterWord) == AwaiterWord.reserved { return .registered }
+        // Completed between the reservation and the publish (nothing else can move RESERVED).
+        Unmanaged<FutureNode>.passUnretained(node).release()
+        return .alreadyDone
     }
 
     /// Tells every registration of `chain`, oldest first, that the future completed.

@@ -1,5 +1,6 @@
 /// Something waiting in a future's callback list. The completing thread calls
 /// `futureDidComplete` on each, oldest registration first.
+@usableFromInline
 class FutureNode: Handle, @unchecked Sendable {
     /// Called once, on the completing thread, after the outcome is published. Must not run user
     /// code inline: schedule it, or signal a waiter.

@@ -75,6 +75,14 @@ final class GlobalExecutorSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
             done(completed)
         }
     }
+
+    /// `Task.yield()` in a task of the global executor (any of its threads).
+    func runSwitches(on index: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        Task.detached {
+            for _ in 0..<count { await Task.yield() }
+            done(count)
+        }
+    }
 }
 
 extension GlobalExecutorSet {

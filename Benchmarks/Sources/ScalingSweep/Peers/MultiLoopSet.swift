@@ -88,6 +88,28 @@ final class MultiLoopSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
         }
     }
 
+    /// `gather` of a batch of operations (asyncio's `await gather(*coros)`): the library's own
+    /// gather creates the tasks and waits for all of them.
+    func runGather(on index: Int, count: Int, batch: Int, done: @escaping @Sendable (Int) -> Void) {
+        let loop = loops[index]
+        loop.createTask {
+            var completed = 0
+            while completed < count {
+                let operations = [@Sendable () async throws -> Int](repeating: { 1 }, count: min(batch, count - completed))
+                for value in try await gather(operations) { completed += value }
+            }
+            done(completed)
+        }
+    }
+
+    /// `sleep(0)` in a task of the loop.
+    func runSwitches(on index: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        loops[index].createTask {
+            for _ in 0..<count { try await sleep(0) }
+            done(count)
+        }
+    }
+
     /// `other.submit { 1 }` answered on `target`, its done callback run on `index`
     /// (`addDoneCallback(on:)`, the twin of NIO's promise + `hop(to:)`), which sends the next
     /// request; or, with `awaitsFutures`, a task on `index` that awaits each future.

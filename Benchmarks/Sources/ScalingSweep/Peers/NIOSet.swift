@@ -58,6 +58,12 @@ final class NIOSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
         let actor = actors[index]
         Task { done(await actor.runTasks(count: count, batch: batch)) }
     }
+
+    /// `Task.yield()` in a task isolated to the loop's actor: NIO's nearest to `sleep(0)`.
+    func runSwitches(on index: Int, count: Int, done: @escaping @Sendable (Int) -> Void) {
+        let actor = actors[index]
+        Task { done(await actor.switches(count)) }
+    }
 }
 
 extension NIOSet {
@@ -81,6 +87,11 @@ actor NIOLoopActor {
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     func one() -> Int { 1 }
+
+    func switches(_ count: Int) async -> Int {
+        for _ in 0..<count { await Task.yield() }
+        return count
+    }
 
     func runTasks(count: Int, batch: Int) async -> Int {
         var completed = 0

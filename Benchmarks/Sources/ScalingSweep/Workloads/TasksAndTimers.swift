@@ -14,12 +14,30 @@ enum TaskAndTimerWorkloads {
         }
     }
 
-    /// `tasks` tasks in all; on each consumer a driver creates its share in batches of 100 and
-    /// awaits them. Every driver must report its exact share.
+    /// `tasks` tasks in all; on each consumer a driver creates its share one at a time, each
+    /// awaited before the next is created (asyncio's `await create_task(...)`). Every driver
+    /// must report its exact share.
     static func tasks(_ set: some TaskLoopSet, tasks: Int, stallTimeout: Double) throws -> RunResult {
         try splitOverConsumers(set.count, total: tasks, what: "tasks", stallTimeout: stallTimeout) {
             index, share, done in
-            set.runTasks(on: index, count: share, batch: 100, done: done)
+            set.runTasks(on: index, count: share, batch: 1, done: done)
+        }
+    }
+
+    /// `tasks` tasks in all; on each consumer a driver creates its share a thousand at a time
+    /// and waits for each thousand together (asyncio's `gather`).
+    static func gather(_ set: some TaskLoopSet, tasks: Int, stallTimeout: Double) throws -> RunResult {
+        try splitOverConsumers(set.count, total: tasks, what: "gathered tasks", stallTimeout: stallTimeout) {
+            index, share, done in
+            set.runGather(on: index, count: share, batch: 1000, done: done)
+        }
+    }
+
+    /// `switches` in all; on each consumer one task yields to its loop its share of times.
+    static func switches(_ set: some TaskLoopSet, switches: Int, stallTimeout: Double) throws -> RunResult {
+        try splitOverConsumers(set.count, total: switches, what: "switches", stallTimeout: stallTimeout) {
+            index, share, done in
+            set.runSwitches(on: index, count: share, done: done)
         }
     }
 
