@@ -7,7 +7,8 @@
 #   reduction, no depth truncation), with spurious epoll wake-ups on and off.
 # - inbox-broken.pml (separate sleep flag: the classic lost wake-up) must FAIL, in
 #   every configuration listed below; the shortest counterexample is reported.
-# - recycler.pml must verify with 0 errors, exhaustively, with 2 and 3 producers; its
+# - recycler.pml must verify with 0 errors, exhaustively, with 1 (a lane, as in the code), 2
+#   and 3 producers; its
 #   broken variants (-DBROKEN_POP_ONE: the classic ABA; -DBROKEN_TWO_GIVERS: the bound)
 #   must FAIL, and so must two sanity checks that show the model reaches what it
 #   claims to survive (-DBOUND=1: the bin does reach CAP; -DASSERT_NO_ABA: a take's
@@ -119,6 +120,7 @@ run_pan broken-final-check-only inbox-broken.pml fail -DSPURIOUS=0 -DNO_INVARIAN
 CFLAGS=(-O1 -DSAFETY -DNOREDUCE -DMEMLIM=1024)
 run_pan recycler                recycler.pml     pass                          # 2 producers x 3, loop x 1
 run_pan recycler-3-producers    recycler.pml     pass -DNP=3 -DK=2 -DLK=0     # 3 producers x 2
+run_pan recycler-one-lane       recycler.pml     pass -DNP=1 -DK=4 -DLK=0     # the code's case: a lane's one taker
 run_pan recycler-bound-reached  recycler.pml     shortest -DBOUND=1           # bin size CAP=2 is reached
 run_pan recycler-aba-reached    recycler.pml     shortest -DASSERT_NO_ABA     # ABA on head happens
 run_pan recycler-broken-pop-one recycler.pml     shortest -DBROKEN_POP_ONE
@@ -141,7 +143,7 @@ run_pan lanes-broken-close-no-cas lanes.pml      shortest -DSPURIOUS=0 -DBROKEN_
 
 if [ "$failed" = 0 ]; then
     echo "PASS: inbox.pml verified (spurious wake-ups on and off); inbox-broken.pml caught"
-    echo "PASS: recycler.pml verified (2 and 3 producers); its broken variants caught"
+    echo "PASS: recycler.pml verified (1, 2 and 3 takers); its broken variants caught"
     echo "PASS: lanes.pml verified (3 producers x 2, spurious wake-ups on and off); its broken variants caught"
 else
     echo "FAILED"

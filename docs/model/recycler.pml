@@ -1,8 +1,10 @@
 /*
  * recycler.pml -- Spin model of MultiLoop's handle recycler (HandleRecycler.swift):
- * a per-loop Treiber stack of spare closure handles in one machine word `head`,
- * with one pusher (the loop thread, `give`) and take-all poppers (any thread,
- * `takeAll`), plus the budget that bounds the bin.
+ * a Treiber stack of spare closure handles in one machine word `head`, with one
+ * pusher (the loop thread, `give`) and take-all poppers (`takeAll`), plus the budget
+ * that bounds the bin. The code keeps one stack per lane, taken from by that lane's
+ * producer only (NP=1, LK=0 here: `recycler-one-lane` in check.sh); the model also
+ * checks 2 and 3 takers, as in the earlier design of one stack per loop.
  *
  *   head == 0        the bin is empty
  *   head == h        handle h is the newest spare; next[h] is the previous head (0: none)

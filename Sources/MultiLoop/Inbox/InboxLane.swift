@@ -45,11 +45,20 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     static var segmentCapacity: Int { 128 }
 
     /// Line 0: `published`. Line 1: the spare segment (the consumer stores a pointer, the
-    /// producer takes it) and the abandoned flag. Only the C atomics touch them.
+    /// producer takes it), the abandoned flag, and the head of the returned nodes (the consumer
+    /// gives, the producer takes all). Only the C atomics touch them.
     private let words = CacheAlignedWords(lines: 2)
     private var publishedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0) }
     private var spareWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 0) }
     private var abandonedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 1) }
+
+    /// The head of a stack of nodes the consumer hands back to the producer for reuse (closure
+    /// handles that travelled through the lane): a `HandleRecycler`, which the layer above runs
+    /// on this word. The lane only stores it, and releases what is left when it goes away.
+    var returnWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 2) }
+    /// Releases a chain of returned nodes (linked through `InboxNode.inboxNext`); set by the
+    /// producer before it registers the lane, called by `deinit` for what is left.
+    var releaseReturned: ((UnsafeMutableRawPointer) -> Void)?
 
     /// The registration link (see `InboxNode`): written by the producer before it registers the
     /// lane, then by the consumer when it takes the registration.
@@ -58,19 +67,27 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     private let separatorFromSharedFields = CacheLinePadding()
 
     // Producer-only state. The slots' address is kept apart from the segment object, so a push
-    // touches no object header (no reference counting on the hot path).
-    private var tail: LaneSegment<Item>
-    private var tailSlots: UnsafeMutablePointer<Item>
-    private var tailIndex = 0
-    private var producerCount = 0
+    // touches no object header (no reference counting on the hot path). Here and below,
+    // `@exclusivity(unchecked)`: each field has one owning side, which is what keeps it safe;
+    // Swift's dynamic check (an access-set update per access) cannot see across threads and
+    // cost the hot path a call per field access.
+    @exclusivity(unchecked) private var tail: LaneSegment<Item>
+    @exclusivity(unchecked) private var tailSlots: UnsafeMutablePointer<Item>
+    @exclusivity(unchecked) private var tailIndex = 0
+    @exclusivity(unchecked) private var producerCount = 0
+    /// Returned nodes the producer took from `returnWord` and has not reused yet.
+    @exclusivity(unchecked) var returnedCache: UnsafeMutableRawPointer?
 
     private let separatorFromProducerFields = CacheLinePadding()
 
     // Consumer-only state.
-    private var head: LaneSegment<Item>
-    private var headSlots: UnsafeMutablePointer<Item>
-    private var headIndex = 0
-    private var consumerCount = 0
+    @exclusivity(unchecked) private var head: LaneSegment<Item>
+    @exclusivity(unchecked) private var headSlots: UnsafeMutablePointer<Item>
+    @exclusivity(unchecked) private var headIndex = 0
+    @exclusivity(unchecked) private var consumerCount = 0
+    /// How many more nodes the consumer may give back before it sees `returnWord` empty again
+    /// (the bound of `HandleRecycler`, which sets it on its first give).
+    @exclusivity(unchecked) var returnBudget = 0
 
     init() {
         let first = LaneSegment<Item>()
@@ -91,6 +108,10 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
         }
         if let raw = UnsafeRawPointer(bitPattern: ml_load_acquire(spareWord)) {
             Unmanaged<LaneSegment<Item>>.fromOpaque(raw).release()
+        }
+        if let releaseReturned {
+            if let chain = returnedCache { releaseReturned(chain) }
+            if let chain = UnsafeMutableRawPointer(bitPattern: ml_load_acquire(returnWord)) { releaseReturned(chain) }
         }
     }
 

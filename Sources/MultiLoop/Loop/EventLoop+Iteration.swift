@@ -210,7 +210,13 @@ extension EventLoop {
         }
     }
 
-    /// Hands a spent closure handle back to the producers, unless someone still holds it.
+    /// Hands a spent closure handle back for reuse, unless someone still holds it: to the
+    /// producer whose lane brought it (`inboxNext` names that lane while the handle is in
+    /// flight), or to the loop's own cache for a local `callSoon`.
+    ///
+    /// The lane is alive here: the loop drops a lane only in a drain that took nothing from it,
+    /// and a handle runs in the iteration whose drain took it. (`close()` runs what is left
+    /// without recycling, after it has released the lanes.)
     @inline(__always)
     private func recycle(_ handle: inout Handle) {
         // Unique: the caller of callSoon dropped the handle it was given, so nobody can observe
@@ -219,7 +225,11 @@ extension EventLoop {
         let spent = unsafeDowncast(handle, to: ClosureHandle.self)
         spent.body = nil  // already moved out by `invoke`, unless the handle was cancelled
         spent.resetState()
-        _ = recycler.give(spent, budget: &recycleBudget)
+        if let lane = spent.inboxNext {
+            Unmanaged<InboxLane<LoopWork>>.fromOpaque(lane)._withUnsafeGuaranteedRef { $0.giveBack(spent) }
+        } else {
+            localHandles.give(spent)
+        }
     }
 
     /// Runs one handle unless it was cancelled; a thrown error goes to the exception handler.

@@ -14,15 +14,20 @@ extension EventLoop {
     @discardableResult
     public func callSoon(file: StaticString = #fileID, line: UInt = #line,
                          _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle: ClosureHandle
-        if let spare = HandleCache.current.take(refillingFrom: recycler) {
-            spare.body = callback
-            spare.relocate(file: file, line: line)
-            handle = spare
-        } else {
-            handle = ClosureHandle(kind: .closureCallback, file: file, line: line, body: callback)
+        if isOnLoopThread {
+            guard acceptingLocal else { throw .closed }
+            let handle = ClosureHandle.reusing(localHandles.take(), file: file, line: line, body: callback)
+            ready.append(.handle(handle))
+            return handle
         }
-        try schedule(handle)
+        // Through the calling thread's lane, with a handle that lane brought back (or a new
+        // one): the loop gives it back to this lane once it has run (`inboxNext` says which).
+        let producer = ProducerLanes.current
+        let lane = try producer.pointee.lane(into: self)
+        let handle = ClosureHandle.reusing(lane._withUnsafeGuaranteedRef { $0.takeReturnedHandle() },
+                                           file: file, line: line, body: callback)
+        handle.inboxNext = lane.toOpaque()
+        try submit(.handle(handle), through: lane, of: producer)
         return handle
     }
 
@@ -154,7 +159,13 @@ extension EventLoop {
     @inline(__always)
     func submit(_ work: consuming LoopWork) throws(EventLoopError) {
         let producer = ProducerLanes.current
-        let lane = try producer.pointee.lane(into: self)
+        try submit(work, through: try producer.pointee.lane(into: self), of: producer)
+    }
+
+    /// `submit` through a lane the caller already looked up.
+    @inline(__always)
+    func submit(_ work: consuming LoopWork, through lane: Unmanaged<InboxLane<LoopWork>>,
+                of producer: UnsafeMutablePointer<ProducerLanes>) throws(EventLoopError) {
         // The table keeps the lane alive: no reference count is touched (see `ProducerLanes`).
         var pending: LoopWork? = consume work
         guard lane._withUnsafeGuaranteedRef({ $0.push(pending.take()!) }) else {

@@ -50,13 +50,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner
     /// thread and the statistics). Line 2: written by any thread with relaxed fetch-and-adds
-    /// (eventfd writes, tasks created and finished). Line 3: the recycler's head. Line 4: the
-    /// task list's lock (`taskLock`).
-    let words = CacheAlignedWords(lines: 5)
+    /// (eventfd writes, tasks created and finished). Line 3: the task list's lock (`taskLock`).
+    let words = CacheAlignedWords(lines: 4)
     /// The wake word, and the channel through which producers register their lanes: every piece
     /// of work another thread hands over travels through that thread's `InboxLane`.
     let inbox: MPSCInbox<InboxLane<LoopWork>>
-    let recycler: HandleRecycler
     let waker: EventLoopWaker
     let cancelledTimers = CancelledTimerCounter()
     /// See `init(spinBeforeSleep:)`.
@@ -108,8 +106,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var resumingInline = false
     @exclusivity(unchecked) var inlineJob: UnownedJob?
     @exclusivity(unchecked) var counters = LoopCounters()
-    /// How many more spent handles the loop may give to the recycler (see `HandleRecycler`).
-    @exclusivity(unchecked) var recycleBudget = HandleRecycler.capacity
+    /// Spent handles of local `callSoon` calls, for the next ones.
+    @exclusivity(unchecked) var localHandles = LocalHandleCache()
     /// The block of task numbers the loop thread hands out (see `nextTaskNumber`).
     @exclusivity(unchecked) var taskNumbers = (next: 0, end: 0)
 
@@ -123,10 +121,10 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Tasks (guarded by `taskLock`; see `createTask`)
 
-    /// A spin lock (a word of line 4): held for an append or a swap-remove, and by `allTasks()`
+    /// A spin lock (a word of line 3): held for an append or a swap-remove, and by `allTasks()`
     /// for a copy of the list. A pthread mutex cost twice as much per task (lock and unlock,
     /// twice per task).
-    var taskLock: SpinLock { SpinLock(word: words.word(line: 4)) }
+    var taskLock: SpinLock { SpinLock(word: words.word(line: 3)) }
     /// The loop's tasks that are not done, in no order; each knows its index (O(1) removal).
     /// asyncio: `_all_tasks`.
     @exclusivity(unchecked) var liveTasks: [any LiveLoopTask] = []
@@ -156,13 +154,12 @@ public final class EventLoop: @unchecked Sendable {
         gatherNanoseconds = min(spinNanoseconds, Self.gatherLimitNanoseconds)
         waker = try EventLoopWaker()
         inbox = MPSCInbox(head: words.word(line: 0))
-        recycler = HandleRecycler(head: words.word(line: 3))
     }
 
     deinit {
         // An unclosed loop can still hold accepted callbacks; nobody can run them any more.
         // Say so, like asyncio's "unclosed event loop" warning, rather than dropping them silently.
-        recycler.drain()
+        localHandles.releaseAll()
         var registrations = inbox.close()
         while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
         var pending = ready.count

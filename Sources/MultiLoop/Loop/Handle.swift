@@ -9,17 +9,20 @@ import CMultiLoopSystem
 ///
 /// A handle is also its own node in the loop's inbox, so scheduling allocates at most this one
 /// object (plus the closure's context, if it captures anything). Closure handles are recycled:
-/// once one has run and nobody holds it any more, the loop hands it back to the producers (see
-/// `HandleRecycler`). Keep a strong reference for as long as you want to use a handle; a weak
-/// reference to a handle may later find it reused for another callback.
+/// once one has run and nobody holds it any more, the loop hands it back to the thread that
+/// scheduled it (see `HandleRecycler`), so a steady stream of `callSoonThreadsafe` allocates
+/// nothing. Keep a strong reference for as long as you want to use a handle; a weak reference
+/// to a handle may later find it reused for another callback.
 public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     // Threading: `_state` is only ever accessed through `stateWord` with the C atomics (it MUST
     // stay the first stored property; see `firstStoredWord`). `inboxNext` belongs to the inbox
-    // protocol (see `InboxNode`), and to the recycler while the handle is spare. The other
+    // protocol (see `InboxNode`); for a closure handle sent through a lane it names that lane
+    // while the handle is in flight (written by the producer before the push publishes it,
+    // read by the loop when it recycles the handle), and links the spare chains after. The other
     // properties are written only before the handle is published (by its creator, or by the
     // producer that reuses it) and read by the loop after the inbox's acquire.
     private var _state: ml_word_t = 0
-    var inboxNext: UnsafeMutableRawPointer? = nil
+    @exclusivity(unchecked) var inboxNext: UnsafeMutableRawPointer? = nil
 
     /// What the handle is, which decides how the loop treats it.
     enum Kind: UInt8 {
@@ -42,7 +45,7 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
 
     // The location (one word) and the kind follow `inboxNext`: with a closure, the whole handle
     // fits one 64-byte cache line, to hand from producer to loop.
-    private(set) var callbackLocation: CallbackLocation
+    @exclusivity(unchecked) private(set) var callbackLocation: CallbackLocation
     let kind: Kind
 
     init(kind: Kind, file: StaticString, line: UInt) {
@@ -118,7 +121,7 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     var isCancelledForRun: Bool { ml_load_relaxed(stateWord) & Self.cancelledBit != 0 }
 
     /// Clears the state of a handle about to be reused. Only its owner (the loop thread, which
-    /// then publishes it through the recycler's release) may call this.
+    /// then publishes it through the recycler's release, or keeps it) may call this.
     final func resetState() { ml_store_relaxed(stateWord, 0) }
 
     /// Where the callback was scheduled (`#fileID:#line`).
@@ -140,11 +143,22 @@ public class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
 /// `.closureCallback`); timers subclass it.
 class ClosureHandle: Handle, @unchecked Sendable {
     /// nil only while the handle is spare (in a recycler or a thread's cache).
-    var body: (@Sendable () throws -> Void)?
+    @exclusivity(unchecked) var body: (@Sendable () throws -> Void)?
 
     init(kind: Kind, file: StaticString, line: UInt, body: @escaping @Sendable () throws -> Void) {
         self.body = body
         super.init(kind: kind, file: file, line: line)
+    }
+
+    /// A `.closureCallback` handle for `body`: `spare` (a recycled one) if there is one, else a
+    /// new one.
+    @inline(__always)
+    static func reusing(_ spare: ClosureHandle?, file: StaticString, line: UInt,
+                        body: @escaping @Sendable () throws -> Void) -> ClosureHandle {
+        guard let spare else { return ClosureHandle(kind: .closureCallback, file: file, line: line, body: body) }
+        spare.body = body
+        spare.relocate(file: file, line: line)
+        return spare
     }
 
     /// Moves the closure out before calling it: no retain and release of its context around

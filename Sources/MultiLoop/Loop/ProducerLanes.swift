@@ -67,6 +67,7 @@ struct ProducerLanes {
         }
         prune()
         let lane = Lane()
+        lane.releaseReturned = Lane.releaseHandles
         try loop.register(lane)
         let unmanaged = Unmanaged.passRetained(lane)
         entries.append((loop.id, unmanaged))
