@@ -18,7 +18,7 @@ bin="$(cd Benchmarks && $SWIFT build --show-bin-path)/multiloop-scaling"
 
 "$bin" --scale 0.01 --repeats 1 --threads 1,2 --csv "$tmp/swift.csv" --quiet || fail "the sweep exited $?"
 # 9 workloads; ring has no 1-thread point; each peer runs the workloads it has.
-expected="fan-in:6 fan-out:5 all-to-all:5 ring:7 futures:5 tasks:4 gather:4 switch:4 timers:4"
+expected="fan-in:6 fan-out:5 all-to-all:6 ring:7 futures:5 tasks:4 gather:4 switch:4 timers:4"
 for pair in $expected; do
     workload=${pair%%:*}; peers=${pair##*:}
     rows=$(grep -c "^$workload," "$tmp/swift.csv" || true)

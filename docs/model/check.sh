@@ -13,7 +13,8 @@
 #   must FAIL, and so must two sanity checks that show the model reaches what it
 #   claims to survive (-DBOUND=1: the bin does reach CAP; -DASSERT_NO_ABA: a take's
 #   CAS does succeed on a head that was taken and given back since it was loaded).
-# - lanes.pml (per-producer lanes; the Treiber list carries only lane registrations)
+# - lanes.pml (per-producer lanes; the Treiber list carries only lane registrations; a
+#   producer may publish two items with one CAS, as executeBatch does, or not: -DBATCH=0)
 #   must verify with 0 errors, exhaustively, 3 producers x 2 items, with spurious
 #   wake-ups on and off; its broken variants (-DBROKEN_NO_RESCAN and
 #   -DBROKEN_CHECK_BEFORE_PUBLISH: lost wake-ups; -DBROKEN_CLOSE_NO_LANE_CAS: an item
@@ -133,6 +134,7 @@ run_pan recycler-2-givers-stack recycler.pml     pass -DBROKEN_TWO_GIVERS -DNO_B
 CFLAGS=(-O2 -DSAFETY -DNOREDUCE -DMEMLIM=1024)
 run_pan lanes-spurious          lanes.pml        pass -DSPURIOUS=1
 run_pan lanes-no-spurious       lanes.pml        pass -DSPURIOUS=0
+run_pan lanes-no-batch          lanes.pml        pass -DSPURIOUS=1 -DBATCH=0   # one item per CAS only
 CFLAGS=(-O0 -DSAFETY -DNOREDUCE -DMEMLIM=1024)
 run_pan lanes-lane-wake-reached lanes.pml        shortest -DSPURIOUS=0 -DASSERT_NEVER_LANE_WAKE
 run_pan lanes-broken-no-rescan  lanes.pml        shortest -DSPURIOUS=0 -DBROKEN_NO_RESCAN
@@ -144,7 +146,7 @@ run_pan lanes-broken-close-no-cas lanes.pml      shortest -DSPURIOUS=0 -DBROKEN_
 if [ "$failed" = 0 ]; then
     echo "PASS: inbox.pml verified (spurious wake-ups on and off); inbox-broken.pml caught"
     echo "PASS: recycler.pml verified (1, 2 and 3 takers); its broken variants caught"
-    echo "PASS: lanes.pml verified (3 producers x 2, spurious wake-ups on and off); its broken variants caught"
+    echo "PASS: lanes.pml verified (3 producers x 2, batches of 2 and single items, spurious wake-ups on and off); its broken variants caught"
 else
     echo "FAILED"
 fi

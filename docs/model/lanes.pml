@@ -79,6 +79,9 @@
  *   SPURIOUS=1 (default)  epoll_wait may return at any time without an edge.
  *   SPURIOUS=0            only on an eventfd edge (or at quiescence, for the final check).
  *   -DNPROD=n -DNITEMS=n  sizes (defaults 3 and 2).
+ *   BATCH=1 (default)     a producer may also publish items k and k+1 with one CAS
+ *                         (2k -> 2k+4): `executeBatch` (InboxLane.publishBatch), accepted
+ *                         or refused whole. BATCH=0: one item per CAS only.
  *   -DABANDON=0           leave out step 4 and the dropping of abandoned lanes (the
  *                         protocol without lane removal).
  *   -DBROKEN_NO_RESCAN    BROKEN: the consumer blocks right after its EMPTY -> SLEEPING
@@ -135,6 +138,9 @@
 #endif
 #ifndef NITEMS
 #define NITEMS  2
+#endif
+#ifndef BATCH
+#define BATCH   1
 #endif
 #define NNITEMS (NPROD * NITEMS) /* item i = p*NITEMS + k                           */
 
@@ -370,6 +376,20 @@ publish:
                 CHECK_P1
 #ifdef BROKEN_CHECK_BEFORE_PUBLISH
                 ; finish_item()
+#endif
+#if BATCH
+            :: k + 1 < NITEMS && pub[P] == 2 * k ->   /* a batch: k and k + 1, one CAS */
+                pub[P] = 2 * k + 4;
+                assert(!lane_closed[P]);    /* P3                                     */
+                accepted[I] = true;
+                accepted[I + 1] = true;
+                unconsumed = unconsumed + 2;
+                k++;                        /* finish_item() then moves past k + 1    */
+                OPEN_CHECK;
+                CHECK_P1
+#ifdef BROKEN_CHECK_BEFORE_PUBLISH
+                ; finish_item()
+#endif
 #endif
             :: else ->                      /* the closed bit is set: REJECTED        */
                 assert((pub[P] & 1) == 1 && (pub[P] >> 1) <= k);

@@ -55,6 +55,9 @@ enum SubmitForm: Sendable {
     case executeNoCapture
     /// `execute { counter.bump(tag: i) }`: fire-and-forget, a context allocated per call.
     case executePerCall
+    /// `executeBatch` of 64 `execute { GlobalCounter.bump() }` at a time: one publication per
+    /// 64 callbacks.
+    case executeBatchNoCapture
 }
 
 /// Loop-confined counters in globals, for the `.noCapture` form (one benchmark runs at a time).
@@ -151,6 +154,15 @@ final class MultiLoopFixture: @unchecked Sendable {
         case .executePerCall:
             for tag in 0..<count {
                 try! loop.execute { try counter.bump(tag: tag) }
+            }
+        case .executeBatchNoCapture:
+            var left = count
+            while left > 0 {
+                let size = min(64, left)
+                try! loop.executeBatch { batch in
+                    for _ in 0..<size { batch.execute { try GlobalCounter.bumpMultiLoop() } }
+                }
+                left -= size
             }
         }
     }

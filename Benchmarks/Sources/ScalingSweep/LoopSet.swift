@@ -7,6 +7,9 @@
 protocol LoopSet: AnyObject, Sendable {
     var count: Int { get }
     func send(to index: Int, _ body: @escaping @Sendable () -> Void)
+    /// Sends `count` copies of `body` to consumer `index` (all-to-all's sends to one target in
+    /// one step). By default one `send` each; a peer with a batch API uses it.
+    func send(to index: Int, count: Int, _ body: @escaping @Sendable () -> Void)
     /// A function that sends to consumer `index`, holding that consumer itself: what a producer
     /// that always sends to the same loop keeps in a local (`let loop = ...; loop.execute { }`),
     /// so no reference count is touched per call. `send(to:_:)` instead reads the consumer out
@@ -19,6 +22,12 @@ protocol LoopSet: AnyObject, Sendable {
 }
 
 typealias Sender = @Sendable (_ body: @escaping @Sendable () -> Void) -> Void
+
+extension LoopSet {
+    func send(to index: Int, count: Int, _ body: @escaping @Sendable () -> Void) {
+        for _ in 0..<count { send(to: index, body) }
+    }
+}
 
 /// Peers that can schedule and cancel timers from inside a consumer.
 protocol TimerLoopSet: LoopSet {
@@ -89,6 +98,9 @@ enum Peer: String, CaseIterable, Sendable {
     /// MultiLoop's round trips awaited by a task (`try await future.value`) instead of chained
     /// callbacks (futures only).
     case multiloopAwait = "multiloop-await"
+    /// MultiLoop's `executeBatch`: a loop's sends to one target in one step published together
+    /// (all-to-all only).
+    case multiloopBatched = "multiloop-batched"
     /// MultiLoop with `spinBeforeSleep: .zero`: every idle moment is a sleep in epoll_wait, as
     /// for the peers (ring only).
     case multiloopNoSpin = "multiloop-nospin"
@@ -109,6 +121,7 @@ enum Peer: String, CaseIterable, Sendable {
         case .multiloopHandle: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), returnsHandles: true)
         case .multiloopNoSpin: try MultiLoopSet(count: count, spinBeforeSleep: .zero)
         case .multiloopAwait: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), awaitsFutures: true)
+        case .multiloopBatched: try MultiLoopSet(count: count, spinBeforeSleep: .microseconds(20), batches: true)
         case .nio: NIOSet(count: count)
         case .dispatch: DispatchSet(count: count)
         case .globalExecutor: GlobalExecutorSet(count: count)
@@ -123,8 +136,8 @@ enum Peer: String, CaseIterable, Sendable {
         switch (self, workload) {
         case (.eventfdFloor, .ring), (.multiloopNoSpin, .ring): true
         case (.eventfdFloor, _), (.multiloopNoSpin, _): false
-        case (.multiloopHandle, .fanIn), (.multiloopAwait, .futures): true
-        case (.multiloopHandle, _), (.multiloopAwait, _): false
+        case (.multiloopHandle, .fanIn), (.multiloopAwait, .futures), (.multiloopBatched, .allToAll): true
+        case (.multiloopHandle, _), (.multiloopAwait, _), (.multiloopBatched, _): false
         case (.floor, let workload): workload.runsTasks
         case (.dispatch, let workload) where workload.runsTasks: false
         case (.baseline, let workload) where workload.runsTasks: false

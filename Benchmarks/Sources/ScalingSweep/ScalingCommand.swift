@@ -30,6 +30,8 @@ struct ScalingCommand: ParsableCommand {
               multiloop-handle   callSoonThreadsafe, which returns a cancellable Handle (fan-in only)
               multiloop-await    futures awaited by a task instead of chained done callbacks (futures only)
               multiloop-nospin   the same with spinBeforeSleep 0 (ring only)
+              multiloop-batched  executeBatch: a loop's sends to one target in a step published together
+                                 (all-to-all only)
               nio                SwiftNIO MultiThreadedEventLoopGroup: execute / scheduleTask / submit + hop / tasks and
                                  Task.yield() on an actor whose executor is the loop (timers: a tenth of the count, its
                                  cancel is O(n))

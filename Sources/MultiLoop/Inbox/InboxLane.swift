@@ -77,6 +77,13 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     @exclusivity(unchecked) private var producerCount = 0
     /// Returned nodes the producer took from `returnWord` and has not reused yet.
     @exclusivity(unchecked) var returnedCache: UnsafeMutableRawPointer?
+    /// An open batch (see `beginBatch`): how deep the nesting, how many items written and not
+    /// published, and where the first of them is.
+    @exclusivity(unchecked) private var batchDepth = 0
+    @exclusivity(unchecked) private var batchCount = 0
+    @exclusivity(unchecked) private var batchStartSlots: UnsafeMutablePointer<Item>?
+    @exclusivity(unchecked) private var batchStartSegment: LaneSegment<Item>?
+    @exclusivity(unchecked) private var batchStartIndex = 0
 
     private let separatorFromProducerFields = CacheLinePadding()
 
@@ -125,6 +132,11 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// documentation); this call's barrier orders that check after the publication.
     @inline(__always)
     func push(_ item: consuming Item) -> Bool {
+        if batchDepth > 0 {
+            // Inside an open batch: the item joins it, and is published (or refused) with it.
+            append(item)
+            return true
+        }
         if tailIndex == Self.segmentCapacity { advanceTail() }
         let slot = tailSlots + tailIndex
         slot.initialize(to: item)
@@ -139,6 +151,74 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
         tailIndex += 1
         producerCount += 1
         return true
+    }
+
+    /// Opens a batch (or a nested one): until the matching `publishBatch`, `append` and `push`
+    /// write items without publishing them. The lane's producer only.
+    ///
+    /// A batch is published with one CAS of `published` from `2n` to `2(n + k)`: the same
+    /// protocol as `push` with `k` items at once (the consumer takes whatever the count covers;
+    /// a close sets the bit and takes what it covers), so the batch is accepted or refused as a
+    /// whole. `docs/model/lanes.pml` lets a producer publish two items with one CAS.
+    @inline(__always)
+    func beginBatch() {
+        batchDepth += 1
+    }
+
+    /// Writes `item` into the open batch (not published yet). The lane's producer only.
+    @inline(__always)
+    func append(_ item: consuming Item) {
+        if tailIndex == Self.segmentCapacity { advanceTail() }
+        if batchCount == 0 {
+            batchStartSegment = tail
+            batchStartSlots = tailSlots
+            batchStartIndex = tailIndex
+        }
+        (tailSlots + tailIndex).initialize(to: item)
+        tailIndex += 1
+        batchCount += 1
+    }
+
+    /// Closes the batch opened by the matching `beginBatch`; the outermost one publishes every
+    /// item written since it opened, with one CAS and the same barrier as `push`. Returns false
+    /// when the consumer has closed the lane: every item of the batch was destroyed, none is
+    /// published. The lane's producer only.
+    @inline(__always)
+    func publishBatch() -> Bool {
+        batchDepth -= 1
+        guard batchDepth == 0, batchCount > 0 else { return true }
+        let count = batchCount
+        batchCount = 0
+        let expected = ml_word_t(producerCount) << 1
+        // Full barrier: see the type's documentation (publication + Dekker with the sleeper).
+        guard ml_fetch_cas_full(publishedWord, expected, expected + (ml_word_t(count) << 1)) == expected else {
+            destroyUnpublished(count)
+            return false
+        }
+        ml_fence_after_rmw()
+        producerCount += count
+        batchStartSegment = nil
+        batchStartSlots = nil
+        return true
+    }
+
+    /// Destroys the `count` items of a refused batch, from its first slot on (across segments).
+    private func destroyUnpublished(_ count: Int) {
+        var segment = batchStartSegment
+        var slots = batchStartSlots
+        var index = batchStartIndex
+        for _ in 0..<count {
+            if index == Self.segmentCapacity {
+                segment = segment?.next
+                slots = segment?.slots
+                index = 0
+            }
+            (slots! + index).deinitialize(count: 1)
+            index += 1
+        }
+        // The lane is closed: a later push writes past these slots and is refused too.
+        batchStartSegment = nil
+        batchStartSlots = nil
     }
 
     /// Moves the producer to a fresh segment: the spare the consumer handed back, else a new one.

@@ -191,7 +191,7 @@ extension EventLoop {
     }
 
     /// Writes the eventfd. Only the one thread that took the inbox out of `SLEEPING` calls it.
-    private func wakeUp() {
+    func wakeUp() {
         _ = ml_fetch_add_relaxed(words.word(line: 2, index: 0), 1)
         waker.wake()
     }

@@ -10,12 +10,30 @@ final class MultiLoopSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
     let returnsHandles: Bool
     /// Round trips awaited by a task instead of chained by done callbacks.
     let awaitsFutures: Bool
+    /// Several sends to one loop in one `executeBatch`.
+    let batches: Bool
 
-    init(count: Int, spinBeforeSleep: Duration, returnsHandles: Bool = false, awaitsFutures: Bool = false) throws {
+    init(count: Int, spinBeforeSleep: Duration, returnsHandles: Bool = false, awaitsFutures: Bool = false,
+         batches: Bool = false) throws {
         group = try LoopGroup(loops: count, name: "sweep", spinBeforeSleep: spinBeforeSleep)
         loops = Slots(group.loops)
         self.returnsHandles = returnsHandles
         self.awaitsFutures = awaitsFutures
+        self.batches = batches
+    }
+
+    func send(to index: Int, count: Int, _ body: @escaping @Sendable () -> Void) {
+        guard batches else {
+            for _ in 0..<count { send(to: index, body) }
+            return
+        }
+        do {
+            try loops[index].executeBatch { batch in
+                for _ in 0..<count { batch.execute(body) }
+            }
+        } catch {
+            fatalError("loop \(index) refused work: \(error)")
+        }
     }
 
     deinit { loops.free() }

@@ -106,12 +106,21 @@ final class AllToAllSender<Set: LoopSet>: @unchecked Sendable {
     private func sendStep() {
         let end = min(sent + Self.stepSize, quota)
         let body = CurrentSink.body
-        while sent < end {
-            set.send(to: targets[next], body)
-            next += 1
-            if next == targets.count { next = 0 }
-            sent += 1
+        // Round-robin over the targets, `end - sent` sends in all, grouped by target: the
+        // peer may hand one target its share of the step at once (`send(to:count:_:)`).
+        let steps = end - sent
+        let rounds = steps / targets.count
+        var extra = steps % targets.count
+        var target = next
+        for _ in 0..<targets.count {
+            let count = rounds + (extra > 0 ? 1 : 0)
+            if extra > 0 { extra -= 1 }
+            if count > 0 { set.send(to: targets[target], count: count, body) }
+            target += 1
+            if target == targets.count { target = 0 }
         }
+        next = (next + steps) % targets.count
+        sent = end
         if sent < quota {
             set.send(to: index, step)
         } else {
