@@ -36,7 +36,7 @@ final class LoopCounter: @unchecked Sendable {
 }
 
 /// How a MultiLoop producer hands over its callbacks.
-enum SubmitForm: Sendable {
+enum SubmitForm: Sendable, Equatable {
     /// `callSoonThreadsafe({ (counter: LoopCounter) in ... }, counter)`: the function captures
     /// nothing, so the handle is the only allocation.
     case argument

@@ -45,12 +45,17 @@ private let waitTimeout = 60.0
 ///   are per iteration (1M or 1000 operations), so one malloc more or less per operation is 20x
 ///   over the limit, while what depends on thread timing stays within it: a producer that runs
 ///   further ahead of its loop fills more lane segments (2k to 16k per 1M calls seen).
-///   The forms with recycled closure handles (`callSoonThreadsafe`) are checked too: a producer
-///   gets back the handles it sent, so it allocates none once it has as many as it keeps in
-///   flight (until 2026-12 they were skipped, their count varying from 0.02 to 0.95 per call).
-func mallocThresholds(operationsPerIteration: Int) -> [BenchmarkMetric: BenchmarkThresholds] {
+///   The forms with recycled closure handles (`callSoonThreadsafe`) get a tolerance of 0.5 per
+///   call instead (`recycledHandles`): a producer gets back the handles it sent and allocates
+///   none once it has as many as it keeps in flight, but how many it keeps in flight depends on
+///   how far ahead of the loop it runs (a loop descheduled for a few milliseconds lets it run
+///   100k ahead: 0.3 per call in that iteration, 0.007 in the next). 0.5 still catches a handle
+///   allocated per call. So does Swift's global executor's `Task.yield()` (1.19 to 1.31 per
+///   yield from run to run), a peer.
+func mallocThresholds(operationsPerIteration: Int, tolerancePerOperation: Double = 0.05)
+    -> [BenchmarkMetric: BenchmarkThresholds] {
     [.mallocCountTotal: BenchmarkThresholds(relative: [.p50: 2.0],
-                                            absolute: [.p90: operationsPerIteration / 20])]
+                                            absolute: [.p90: Int(Double(operationsPerIteration) * tolerancePerOperation)])]
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -87,9 +92,13 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Threadsafe submit (1 and 2 producers)
 
+    var recycledHandles = streamingWithLoopStatistics
+    recycledHandles.thresholds = mallocThresholds(operationsPerIteration: 1_000_000, tolerancePerOperation: 0.5)
+
     func multiLoopSubmit(_ name: String, extraProducers: Int, form: SubmitForm) {
         let slot = FixtureSlot<MultiLoopFixture>()
-        Benchmark(name, configuration: streamingWithLoopStatistics) { benchmark in
+        let recycles = [SubmitForm.closure, .closurePerCall, .noCapture].contains(form)
+        Benchmark(name, configuration: recycles ? recycledHandles : streamingWithLoopStatistics) { benchmark in
             let fixture = slot.fixture!
             let producers = extraProducers + 1
             fixture.share = benchmark.scaledIterations.count / producers
