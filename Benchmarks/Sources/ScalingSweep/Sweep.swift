@@ -98,15 +98,13 @@ struct Sweep {
         case .futures:
             guard let set = set as? any FutureLoopSet else { throw SweepError.setUp("no futures here") }
             result = try TaskAndTimerWorkloads.roundTrips(set, roundTrips: ops, stallTimeout: timeout)
-        case .tasks:
+        case .tasks, .gather, .taskSwitch:
             guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
-            result = try TaskAndTimerWorkloads.tasks(set, tasks: ops, stallTimeout: timeout)
-        case .gather:
-            guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
-            result = try TaskAndTimerWorkloads.gather(set, tasks: ops, stallTimeout: timeout)
-        case .taskSwitch:
-            guard let set = set as? any TaskLoopSet else { throw SweepError.setUp("no tasks here") }
-            result = try TaskAndTimerWorkloads.switches(set, switches: ops, stallTimeout: timeout)
+            switch workload {
+            case .tasks: result = try TaskAndTimerWorkloads.tasks(set, tasks: ops, stallTimeout: timeout)
+            case .gather: result = try TaskAndTimerWorkloads.gather(set, tasks: ops, stallTimeout: timeout)
+            default: result = try TaskAndTimerWorkloads.switches(set, switches: ops, stallTimeout: timeout)
+            }
         case .timers:
             guard let set = set as? any TimerLoopSet else { throw SweepError.setUp("no timers here") }
             result = try TaskAndTimerWorkloads.timers(set, timers: ops, stallTimeout: timeout)
