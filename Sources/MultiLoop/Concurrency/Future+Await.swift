@@ -85,24 +85,31 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
         ml_store_relaxed(stateWord, AwaiterWord.reserved)  // before the push publishes the node
     }
 
-    func wait() async throws -> Value {
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                self.continuation = continuation
-                switch AwaiterWord.publish(stateWord) {
-                case AwaiterWord.reserved:
-                    return
-                case AwaiterWord.done:
-                    // The completer found RESERVED and left the outcome to us.
-                    self.continuation = nil
-                    continuation.resume(with: completedOutcome!)
-                default:
-                    self.continuation = nil
-                    continuation.resume(throwing: CancellationError())
-                }
-            }
+    /// Waits until the future completes; with `cancellable`, a cancel of the waiting task ends
+    /// the wait at once with `CancellationError`.
+    func wait(cancellable: Bool = true) async throws -> Value {
+        guard cancellable else { return try await suspend() }
+        return try await withTaskCancellationHandler {
+            try await suspend()
         } onCancel: {
             if AwaiterWord.cancel(stateWord), let continuation = continuation.take() {
+                continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    private func suspend() async throws -> Value {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+            self.continuation = continuation
+            switch AwaiterWord.publish(stateWord) {
+            case AwaiterWord.reserved:
+                return
+            case AwaiterWord.done:
+                // The completer found RESERVED and left the outcome to us.
+                self.continuation = nil
+                continuation.resume(with: completedOutcome!)
+            default:
+                self.continuation = nil
                 continuation.resume(throwing: CancellationError())
             }
         }

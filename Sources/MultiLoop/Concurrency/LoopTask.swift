@@ -246,15 +246,22 @@ extension Future {
         }
     }
 
-    /// Waits for the future even if the waiting task is cancelled (for cleanup).
-    func valueIgnoringCancellation() async throws -> Value {
+    /// Waits for the future even if the waiting task is cancelled (for cleanup). Like `value`,
+    /// the completer resumes the waiter directly: no loop has to deliver anything, so the wait
+    /// ends even if the waiter's loop closed meanwhile.
+    final func valueIgnoringCancellation() async throws -> Value {
         if isDone { return try result() }
-        return try await withUnsafeThrowingContinuation { continuation in
-            do {
-                try addDoneCallback { future in continuation.resume(with: Result { try future.result() }) }
-            } catch {
-                continuation.resume(throwing: error)
+        if hasNoRegistrations && AwaiterWord.reserve(awaiterWord) {
+            return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+                awaiterContinuation = continuation
+                // No canceller here: the word is RESERVED (published) or DONE.
+                if AwaiterWord.publish(awaiterWord) != AwaiterWord.reserved {
+                    continuation.resume(with: Result { try result() })
+                }
             }
         }
+        let node = AwaitNode<Value>()
+        guard register(node) else { return try result() }  // done meanwhile
+        return try await node.wait(cancellable: false)
     }
 }

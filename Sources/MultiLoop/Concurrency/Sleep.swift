@@ -54,9 +54,12 @@ func sleepOnTimer(_ seconds: Double) async throws {
                 continuation.resume(throwing: CancellationError())
                 return
             }
-            guard seconds.isFinite else { return }  // until cancelled
             do {
-                let timer = try loop.callAt(loop.time() + seconds, file: #fileID, line: #line, onClose: {
+                // `.infinity` (or a delay past the end of the clock) still gets a timer, at the
+                // largest deadline: it never fires, but the loop's close finds it and ends the
+                // sleep, and a cancel withdraws it, as for any sleep.
+                let deadline = min(loop.time() + seconds, .greatestFiniteMagnitude)
+                let timer = try loop.callAt(deadline, file: #fileID, line: #line, onClose: {
                     // The loop closed first: the timer will never fire; end the sleep.
                     sleeper.takeContinuation()?.resume(throwing: CancellationError())
                 }, { sleeper.takeContinuation()?.resume() })

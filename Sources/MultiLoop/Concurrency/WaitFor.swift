@@ -12,8 +12,8 @@ public struct TimeoutError: Error, Equatable, Sendable, CustomStringConvertible 
 /// seconds pass first: then the task is cancelled, `waitFor` waits until it has finished (its
 /// cleanup runs), and throws `TimeoutError`. asyncio: `await asyncio.wait_for(coro, timeout)`.
 ///
-/// - `timeout` nil waits as long as it takes; zero or negative gives the operation until the
-///   loop's next iteration.
+/// - `timeout` nil or `.infinity` waits as long as it takes; zero or negative (`-.infinity` too)
+///   gives the operation until the loop's next iteration.
 /// - If the operation finishes despite the cancellation (it swallowed it), its result or error
 ///   is returned, as in asyncio.
 /// - Cancelling the awaiting task cancels the operation too, and throws `CancellationError`
@@ -28,8 +28,10 @@ public func waitFor<Value: Sendable>(_ timeout: Double?,
     let child = loop.createTask(operation)
     let expired = LockedValue(false)
     var timer: TimerHandle?
-    if let timeout, timeout.isFinite {
-        timer = try loop.callLater(timeout) {
+    // nil and +infinity: no deadline. Zero, negative and -infinity: the deadline is now (the
+    // operation has until the loop's next iteration).
+    if let timeout, timeout != .infinity {
+        timer = try loop.callLater(max(timeout, 0)) {
             expired.withLock { $0 = true }
             child.cancel()
         }

@@ -4,12 +4,14 @@ extension EventLoop {
     /// One iteration of the loop: asyncio's `BaseEventLoop._run_once`. Loop thread only.
     ///
     /// 1. Drop cancelled timers at the top of the heap; rebuild the heap when it holds more than
-    ///    100 entries and more than half of them are cancelled.
+    ///    100 entries, more than half of them are cancelled, and it has seen at least half as
+    ///    many inserts and pops as it holds since the last rebuild (`shouldRemoveCancelled`).
     /// 2. Sleep unless something is ready or a stop was requested: until the earliest timer, or
     ///    until woken. Sleeping is the inbox's `EMPTY -> SLEEPING` CAS followed by a look at
     ///    every lane; if the CAS fails or a lane holds work, the loop does not block.
-    /// 3. Register new lanes, then take every lane into the ready queue (timers into the heap),
-    ///    each lane oldest first, at most `drainLimitPerLane` items per lane.
+    /// 3. Register new lanes, then take every lane into the ready queue (timers into the heap,
+    ///    unless cancelled on the way), each lane oldest first, at most `drainLimitPerLane` items
+    ///    per lane.
     /// 4. Move the due timers to the ready queue, after what is already there, in
     ///    (deadline, sequence) order.
     /// 5. Run exactly the callbacks that were ready at the start of this step; what they schedule
@@ -20,7 +22,7 @@ extension EventLoop {
             timers.popFirst()
             cancelledTimers.decrement()
         }
-        if timers.count > 100, cancelledTimers.value * 2 > timers.count {
+        if timers.shouldRemoveCancelled(cancelledCount: cancelledTimers.value) {
             cancelledTimers.decrement(by: timers.removeCancelled())
         }
 
@@ -193,7 +195,13 @@ extension EventLoop {
     @inline(__always)
     func accept(_ work: consuming LoopWork, into queue: inout ReadyQueue) {
         if work.isTimer {
-            timers.insert(work.handle.take()!)
+            let timer = work.handle.take()!
+            // Cancelled on its way here: it never enters the heap (and leaves the count now).
+            if timer.isCancelledForRun {
+                cancelledTimers.decrement()
+            } else {
+                timers.insert(timer)
+            }
         } else {
             queue.append(work)
         }

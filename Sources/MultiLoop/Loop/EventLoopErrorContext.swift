@@ -70,6 +70,12 @@ extension EventLoop {
     /// The default handler: writes the context to standard error, one report per call.
     /// asyncio: `loop.default_exception_handler`, which logs it.
     public func defaultExceptionHandler(_ context: EventLoopErrorContext) {
+        Self.writeReport(context)
+    }
+
+    /// What the default handler does, for a report that has no loop to go to (its loop no
+    /// longer exists).
+    static func writeReport(_ context: EventLoopErrorContext) {
         // One write(2) per report, so reports from several loops do not interleave mid-line.
         var text = "MultiLoop: \(context)\n"
         text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }

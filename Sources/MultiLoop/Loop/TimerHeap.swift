@@ -17,6 +17,12 @@ struct TimerHeap {
 
     private(set) var entries: [Entry] = []
     private var nextSequence: UInt64 = 0
+    /// Inserts and pops since the last `removeCancelled` (see `shouldRemoveCancelled`).
+    private var operationsSinceRebuild = 0
+    /// How many times `removeCancelled` ran, and how many entries those runs scanned in all
+    /// (for tests: a rebuild costs O(n)).
+    private(set) var rebuilds = 0
+    private(set) var rebuiltEntries = 0
 
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
@@ -25,20 +31,36 @@ struct TimerHeap {
     mutating func insert(_ handle: Handle) {
         entries.append(Entry(when: handle.deadline, sequence: nextSequence, handle: handle))
         nextSequence &+= 1
+        operationsSinceRebuild += 1
         siftUp(entries.count - 1)
     }
 
     @discardableResult
     mutating func popFirst() -> Entry? {
         guard !entries.isEmpty else { return nil }
+        operationsSinceRebuild += 1
         entries.swapAt(0, entries.count - 1)
         let top = entries.removeLast()
         if !entries.isEmpty { siftDown(0) }
         return top
     }
 
+    /// Whether to rebuild without the cancelled entries: the heap holds more than 100 entries,
+    /// more than half of them are (by the loop's count) cancelled, and at least half as many
+    /// inserts and pops as it holds have happened since the last rebuild. That last condition
+    /// keeps the O(n) rebuilds at O(1) per operation, amortized, even when the count overstates
+    /// the cancelled entries in the heap (timers cancelled while still in a lane are counted
+    /// before they reach it: 1M of them once made every iteration rebuild a growing heap).
+    func shouldRemoveCancelled(cancelledCount: Int) -> Bool {
+        entries.count > 100 && cancelledCount * 2 > entries.count
+            && operationsSinceRebuild * 2 >= entries.count
+    }
+
     /// Removes every entry whose handle is cancelled, in O(n); returns how many were removed.
     mutating func removeCancelled() -> Int {
+        operationsSinceRebuild = 0
+        rebuilds += 1
+        rebuiltEntries += entries.count
         let before = entries.count
         entries.removeAll { $0.handle.isCancelledForRun }
         // Floyd's heap construction, O(n).

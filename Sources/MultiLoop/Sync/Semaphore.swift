@@ -39,7 +39,9 @@ public final class Semaphore: Sendable, CustomStringConvertible {
 
     /// Gives a permit back: to the oldest waiter, or to the count. Any thread, never suspends.
     /// asyncio: `semaphore.release()`.
-    public func release() { permits.releaseUnbounded() }
+    /// - Throws: `SyncError.tooManyPermits` when `Int.max` permits are already free (the count
+    ///   is unchanged); asyncio's count has no limit.
+    public func release() throws(SyncError) { try permits.release(checkingBound: false) }
 
     /// Runs `body` holding a permit, and releases it however `body` ends. asyncio:
     /// `async with semaphore:`. `body` runs in the caller's isolation.
@@ -159,8 +161,8 @@ final class Permits: @unchecked Sendable {
         }
     }
 
-    /// `release` for permits known to be held (a plain semaphore's, one handed to a cancelled
-    /// waiter): never refused.
+    /// `release` for permits known to be held (one taken by `withPermit`, one handed to a
+    /// cancelled waiter): never refused, and it cannot overflow (a held permit is not free).
     func releaseUnbounded() {
         let wakeup: Wakeup<Void>? = mutex.withLock { give() }
         wakeup?.resume()
@@ -169,6 +171,8 @@ final class Permits: @unchecked Sendable {
     func release(checkingBound: Bool) throws(SyncError) {
         let wakeup = try mutex.withLock { () throws(SyncError) -> Wakeup<Void>? in
             if checkingBound && free >= initial { throw .releasedTooManyTimes }
+            // Free permits imply no waiter (the invariant above), so this release would count.
+            if free == .max { throw .tooManyPermits }
             return give()
         }
         wakeup?.resume()

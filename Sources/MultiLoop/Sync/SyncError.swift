@@ -19,6 +19,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `AsyncQueue.taskDone()` called more times than items were put.
     /// asyncio: `ValueError('task_done() called too many times')`.
     case taskDoneTooManyTimes
+    /// `Semaphore.release()` with `Int.max` permits already free: the count cannot grow.
+    /// asyncio has no such limit (Python's integers are unbounded).
+    case tooManyPermits
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .queueFull: return "the queue is full"
         case .queueEmpty: return "the queue is empty"
         case .taskDoneTooManyTimes: return "taskDone() called too many times"
+        case .tooManyPermits: return "the semaphore already has Int.max free permits"
         }
     }
 }

@@ -44,6 +44,20 @@ struct TimeoutsAndThreadsTests {
         }
     }
 
+    @Test("a timeout of zero, negative or -infinity times out at once; +infinity waits as nil does")
+    func nonPositiveAndInfiniteTimeouts() throws {
+        try run { () async throws -> Void in
+            for timeout in [0, -1, -Double.infinity] {
+                // Bounded: a waitFor that ignored its timeout would end here, after 5 s, with
+                // the outer TimeoutError (5 s), not the inner one.
+                await #expect(throws: TimeoutError(seconds: timeout), "timeout \(timeout)") {
+                    try await waitFor(5) { try await waitFor(timeout) { try await sleep(3_600) } }
+                }
+            }
+            #expect(try await waitFor(.infinity) { try await sleep(0.001); return "ok" } == "ok")
+        }
+    }
+
     @Test("cancelling the task that awaits waitFor cancels the work")
     func cancellingWaitFor() throws {
         let states = try run { () async throws -> (Bool, Bool) in

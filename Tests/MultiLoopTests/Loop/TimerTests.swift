@@ -88,6 +88,57 @@ struct TimerTests {
         #expect(loop.isClosed)
     }
 
+    @Test("timers cancelled on their way to the loop never enter the heap, and cost no rebuild per iteration")
+    func timersCancelledInTransit() throws {
+        let loop = try EventLoop()
+        defer { _ = try? loop.close() }
+        // From another thread while the loop does not run: every timer waits in that thread's
+        // lane, and every second one is cancelled there.
+        let producer = JoinableThread {
+            for index in 0..<20_000 {
+                let timer = try! loop.callLater(3_600) {}
+                if index % 2 == 0 { timer.cancel() }
+            }
+        }
+        producer.join()
+        #expect(loop.cancelledTimers.value == 10_000)
+        // The loop takes 1024 items per lane per iteration: about 20 iterations to take them all.
+        @Sendable func check() {
+            if loop.counters.inboxPushes >= 20_000 { loop.stop() } else { _ = try? loop.callSoon { check() } }
+        }
+        try loop.callSoon { check() }
+        try loop.runForever()
+        #expect(loop.timers.count == 10_000, "only the live timers are in the heap")
+        #expect(loop.cancelledTimers.value == 0, "the cancelled ones left the count as they arrived")
+        // The count still overstates the heap while cancelled timers wait in the lane, so the
+        // heap may be rebuilt, but its rebuilds scan at most about twice what was inserted
+        // (one rebuild per iteration, as before the fix, scanned about 100k entries here).
+        #expect(loop.timers.rebuiltEntries <= 20_000, "rebuilds scanned \(loop.timers.rebuiltEntries) entries")
+    }
+
+    @Test("a heap rebuilds at most once per half its size in inserts and pops, whatever the cancelled count says")
+    func rebuildsAreAmortized() {
+        let counter = CancelledTimerCounter()
+        var heap = TimerHeap()
+        func add(_ count: Int) {
+            for _ in 0..<count {
+                heap.insert(TimerClosureHandle(when: 1, cancelledTimers: counter, file: #fileID, line: #line, body: {}))
+            }
+        }
+        add(1_000)
+        #expect(heap.shouldRemoveCancelled(cancelledCount: 600))
+        #expect(!heap.shouldRemoveCancelled(cancelledCount: 400), "not more than half cancelled")
+        _ = heap.removeCancelled()  // a count that overstates the heap (timers still in lanes)
+        #expect(heap.count == 1_000)
+        #expect(!heap.shouldRemoveCancelled(cancelledCount: 1_000_000), "no rebuild right after one")
+        add(999)
+        #expect(!heap.shouldRemoveCancelled(cancelledCount: 1_000_000), "999 operations for 1999 entries")
+        add(1)
+        #expect(heap.shouldRemoveCancelled(cancelledCount: 1_000_000), "1000 operations for 2000 entries")
+        #expect(heap.rebuilds == 1)
+        #expect(heap.rebuiltEntries == 1_000)
+    }
+
     @Test("callLater from many threads: each timer fires exactly once, on the loop thread")
     func crossThreadTimersFireOnceOnLoopThread() throws {
         let loop = try EventLoop()

@@ -32,13 +32,13 @@ struct SemaphoreTests {
             try await sleep(0)
             #expect(order.value == [0, 1, 2])
             #expect(semaphore.isLocked && semaphore.state == (free: 0, waiters: 3))
-            semaphore.release()
+            try semaphore.release()
             try await tasks[3].value
             #expect(semaphore.state == (free: 0, waiters: 2))
-            semaphore.release()
-            semaphore.release()
+            try semaphore.release()
+            try semaphore.release()
             for task in tasks[4...] { try await task.value }
-            semaphore.release()
+            try semaphore.release()
             #expect(!semaphore.isLocked && semaphore.state == (free: 1, waiters: 0))
             return order.value
         }
@@ -89,9 +89,23 @@ struct SemaphoreTests {
             #expect(SyncError.releasedTooManyTimes.description == "the bounded semaphore was released too many times")
 
             let plain = try Semaphore(value: 0)
-            plain.release()  // not bounded
-            plain.release()
+            try plain.release()  // not bounded
+            try plain.release()
             #expect(plain.state == (free: 2, waiters: 0))
+        }
+    }
+
+    @Test("a release past Int.max free permits is a typed error, not a trap; the count is unchanged")
+    func releaseOverflow() throws {
+        let full = try Semaphore(value: .max)
+        #expect(throws: SyncError.tooManyPermits) { try full.release() }
+        #expect(full.state == (free: .max, waiters: 0))
+        let bounded = try BoundedSemaphore(value: .max)
+        #expect(throws: SyncError.releasedTooManyTimes) { try bounded.release() }
+        try run { () async throws -> Void in
+            try await full.acquire()
+            try full.release()  // back to Int.max: allowed
+            #expect(full.state == (free: .max, waiters: 0))
         }
     }
 
