@@ -29,42 +29,44 @@ extension Future {
     }
 
     /// The slow path of `value`: waits in the future's own slot if it is free, else in a node.
-    /// Inlinable, like `complete`, to be specialized for the caller's `Value`.
+    /// Inlinable, like `complete`, to be specialized for the caller's `Value`. Without
+    /// `cancellable`, a cancel of the waiting task does not end the wait (for clean-up).
     @inlinable
-    final func suspendUntilDone() async throws -> Value {
+    final func suspendUntilDone(cancellable: Bool = true) async throws -> Value {
         if hasNoRegistrations && AwaiterWord.reserve(awaiterWord) {
-            return try await waitInSlot()
-        }
-        return try await waitInNode()
-    }
-
-    /// Waits in a node of the callback list (the slot is taken).
-    @usableFromInline
-    final func waitInNode() async throws -> Value {
-        let node = AwaitNode<Value>()
-        guard register(node) else { return try result() }  // done meanwhile
-        return try await node.wait()
-    }
-
-    /// Waits in the slot this awaiter reserved (see `AwaiterWord` for who resumes).
-    @inlinable
-    final func waitInSlot() async throws -> Value {
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                awaiterContinuation = continuation
-                switch AwaiterWord.publish(awaiterWord) {
-                case AwaiterWord.reserved:
-                    return  // published: the completer or the canceller resumes it
-                case AwaiterWord.done:
-                    continuation.resume(with: Result { try result() })
-                default:  // cancelled before it was published
+            guard cancellable else { return try await suspendInSlot() }
+            return try await withTaskCancellationHandler {
+                try await suspendInSlot()
+            } onCancel: {
+                if AwaiterWord.cancel(awaiterWord) {
+                    let continuation = awaiterContinuation
                     AwaiterWord.release(awaiterWord)
                     continuation.resume(throwing: CancellationError())
                 }
             }
-        } onCancel: {
-            if AwaiterWord.cancel(awaiterWord) {
-                let continuation = awaiterContinuation
+        }
+        return try await waitInNode(cancellable: cancellable)
+    }
+
+    /// Waits in a node of the callback list (the slot is taken).
+    @usableFromInline
+    final func waitInNode(cancellable: Bool) async throws -> Value {
+        let node = AwaitNode<Value>()
+        guard register(node) else { return try result() }  // done meanwhile
+        return try await node.wait(for: self, cancellable: cancellable)
+    }
+
+    /// Suspends in the slot this awaiter reserved (see `AwaiterWord` for who resumes).
+    @inlinable
+    final func suspendInSlot() async throws -> Value {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+            awaiterContinuation = continuation
+            switch AwaiterWord.publish(awaiterWord) {
+            case AwaiterWord.reserved:
+                return  // published: the completer or the canceller resumes it
+            case AwaiterWord.done:
+                continuation.resume(with: Result { try result() })
+            default:  // cancelled before it was published
                 AwaiterWord.release(awaiterWord)
                 continuation.resume(throwing: CancellationError())
             }
@@ -85,12 +87,13 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
         ml_store_relaxed(stateWord, AwaiterWord.reserved)  // before the push publishes the node
     }
 
-    /// Waits until the future completes; with `cancellable`, a cancel of the waiting task ends
-    /// the wait at once with `CancellationError`.
-    func wait(cancellable: Bool = true) async throws -> Value {
-        guard cancellable else { return try await suspend() }
+    /// Waits until `future` (the one the node is registered with) completes; with
+    /// `cancellable`, a cancel of the waiting task ends the wait at once with
+    /// `CancellationError`.
+    func wait(for future: Future<Value>, cancellable: Bool) async throws -> Value {
+        guard cancellable else { return try await suspend(for: future) }
         return try await withTaskCancellationHandler {
-            try await suspend()
+            try await suspend(for: future)
         } onCancel: {
             if AwaiterWord.cancel(stateWord), let continuation = continuation.take() {
                 continuation.resume(throwing: CancellationError())
@@ -98,7 +101,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
         }
     }
 
-    private func suspend() async throws -> Value {
+    private func suspend(for future: Future<Value>) async throws -> Value {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
             self.continuation = continuation
             switch AwaiterWord.publish(stateWord) {
@@ -107,7 +110,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
             case AwaiterWord.done:
                 // The completer found RESERVED and left the outcome to us.
                 self.continuation = nil
-                continuation.resume(with: completedOutcome!)
+                continuation.resume(with: Result { try future.result() })
             default:
                 self.continuation = nil
                 continuation.resume(throwing: CancellationError())
@@ -115,15 +118,10 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
         }
     }
 
-    /// The outcome, for an awaiter that publishes after the completion (set before `DONE`).
-    private var completedOutcome: Result<Value, any Error>?
-
     override func futureDidComplete(_ future: AnyObject) {
-        let future = unsafeDowncast(future, to: Future<Value>.self)
-        let outcome = Result { try future.result() }
-        completedOutcome = outcome
         if AwaiterWord.complete(stateWord), let continuation = continuation.take() {
-            continuation.resume(with: outcome)
+            let future = unsafeDowncast(future, to: Future<Value>.self)
+            continuation.resume(with: Result { try future.result() })
         }
     }
 }

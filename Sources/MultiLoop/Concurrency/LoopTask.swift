@@ -251,17 +251,6 @@ extension Future {
     /// ends even if the waiter's loop closed meanwhile.
     final func valueIgnoringCancellation() async throws -> Value {
         if isDone { return try result() }
-        if hasNoRegistrations && AwaiterWord.reserve(awaiterWord) {
-            return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                awaiterContinuation = continuation
-                // No canceller here: the word is RESERVED (published) or DONE.
-                if AwaiterWord.publish(awaiterWord) != AwaiterWord.reserved {
-                    continuation.resume(with: Result { try result() })
-                }
-            }
-        }
-        let node = AwaitNode<Value>()
-        guard register(node) else { return try result() }  // done meanwhile
-        return try await node.wait(cancellable: false)
+        return try await suspendUntilDone(cancellable: false)
     }
 }

@@ -167,8 +167,8 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     /// Closes the callback list (publishing the outcome, with the close's full barrier) and
     /// returns the chain of registrations it held (0 for none), for `notifyRegistrations`.
     @usableFromInline
-    final func closeCallbackList() -> UInt {
-        UInt(bitPattern: callbacks.closeTakingChain())
+    final func closeCallbackList() -> ml_word_t {
+        callbacks.closeTakingChain()
     }
 
     /// Tells the node registered in the slot (`registerInSlot`) that the future completed, and
@@ -214,8 +214,8 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
 
     /// Tells every registration of `chain`, oldest first, that the future completed.
     @usableFromInline
-    final func notifyRegistrations(_ chain: UInt) {
-        var registered = InboxBatch<FutureNode>(newest: ml_word_t(bitPattern: chain))
+    final func notifyRegistrations(_ chain: ml_word_t) {
+        var registered = InboxBatch<FutureNode>(newest: chain)
         while let node = registered.next() {
             node.futureDidComplete(self)
         }
