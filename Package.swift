@@ -16,7 +16,11 @@ let package = Package(
         // The only C in the project: inline wrappers over libatomic_ops, eventfd, epoll and
         // pthread naming/affinity. Needs the libatomic-ops-dev headers (`make test` installs them).
         .target(name: "CMultiLoopSystem"),
-        .target(name: "MultiLoop", dependencies: ["CMultiLoopSystem"]),
+        // Debug builds route the shim's atomics through interleaving points, which the tests'
+        // interleaving checker drives (Sources/MultiLoop/System/InterleavingPoints.swift);
+        // release builds call the shim directly. A plain compile-time condition, not a flag.
+        .target(name: "MultiLoop", dependencies: ["CMultiLoopSystem"],
+                swiftSettings: [.define("ML_INTERLEAVING_POINTS", .when(configuration: .debug))]),
         // `multiloop stress`: the scenarios and their checkers (a target of their own so that the
         // tests can feed the checkers corrupted records).
         .target(name: "MultiLoopStress", dependencies: [

@@ -183,4 +183,58 @@ static inline int ml_epoll_add_edge_triggered(int epfd, int fd) {
 /// (0 on timeout), or -errno. EINTR is returned to the caller (a spurious wake-up).
 int ml_epoll_wait_ns(int epfd, int64_t timeout_ns);
 
+// MARK: - Interleaving points (debug builds of MultiLoop only)
+//
+// In a debug build, MultiLoop's Swift code calls every atomic above, `ml_cpu_relax`,
+// `ml_yield_cpu`, `ml_eventfd_signal` and `ml_epoll_wait_ns` through Swift functions of the same
+// names (Sources/MultiLoop/System/InterleavingPoints.swift) that first call
+// `ml_interleaving_point`. With no hook installed that is one load and a branch. The tests'
+// interleaving checker installs a hook that stops each thread it controls before every such
+// operation and decides which thread goes next, so it can run the real protocol code through
+// every interleaving of those operations (Tests/MultiLoopTests/Interleaving). A release build
+// never calls it.
+
+/// What a thread is about to do at an interleaving point.
+enum {
+    ML_POINT_LOAD = 1,     ///< an atomic load of `address`
+    ML_POINT_STORE = 2,    ///< an atomic store to `address`
+    ML_POINT_RMW = 3,      ///< a compare-and-swap or fetch-and-add on `address`
+    ML_POINT_YIELD = 4,    ///< a spin-wait's pause: let another thread run
+    ML_POINT_SIGNAL = 5,   ///< an eventfd write; `argument` is the fd
+    ML_POINT_WAIT = 6,     ///< an epoll wait; `address` is 0, `argument` the epoll fd
+};
+
+/// What the hook answers: go on with the real operation, or (signal and wait only) the
+/// result the checker decided instead of the system call.
+enum {
+    ML_POINT_PROCEED = -1,        ///< run the real operation
+    ML_POINT_WAIT_TIMED_OUT = 0,  ///< the wait returns 0 (a timeout), no system call
+    ML_POINT_WAIT_WOKEN = 1,      ///< the wait returns 1 (the eventfd's edge), no system call
+    ML_POINT_SIGNAL_DONE = 2,     ///< the write is counted by the checker, no system call
+};
+
+/// The hook: `kind` is one of ML_POINT_*, `address` the word operated on (NULL for a signal or
+/// a wait), `argument` the file descriptor of a signal or a wait, `timeout_ns` a wait's timeout
+/// (-1: forever). Called on the thread about to do the operation, before it.
+typedef int64_t (*ml_interleaving_hook_t)(int kind, const volatile void *address, int64_t argument,
+                                          int64_t timeout_ns);
+
+/// The installed hook, or NULL (the default). Set by `ml_interleaving_set_hook`.
+extern ml_interleaving_hook_t ml_interleaving_hook_storage;
+
+/// Installs (or, with NULL, removes) the hook. Release: the hook's own state, set up before, is
+/// visible to every thread that then finds it.
+void ml_interleaving_set_hook(ml_interleaving_hook_t hook);
+
+/// Calls the hook if one is installed; otherwise answers ML_POINT_PROCEED.
+static inline int64_t ml_interleaving_point(int kind, const volatile void *address, int64_t argument,
+                                            int64_t timeout_ns) {
+    ml_interleaving_hook_t hook = __atomic_load_n(&ml_interleaving_hook_storage, __ATOMIC_ACQUIRE);
+    return hook ? hook(kind, address, argument, timeout_ns) : ML_POINT_PROCEED;
+}
+
+/// The calling thread's index in the checker (0: not a thread it controls). Thread-local.
+int ml_interleaving_thread(void);
+void ml_interleaving_set_thread(int index);
+
 #endif

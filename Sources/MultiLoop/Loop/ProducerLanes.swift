@@ -30,15 +30,29 @@ struct ProducerLanes {
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         let destructor: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
-            guard let table = raw?.assumingMemoryBound(to: ProducerLanes.self) else { return }
-            table.pointee.abandonAll()
-            table.deinitialize(count: 1)
-            table.deallocate()
+            ProducerLanes.abandonAndFree(raw)
         }
         let rc = pthread_key_create(&key, destructor)
         precondition(rc == 0, "pthread_key_create failed: \(rc)")
         return key
     }()
+
+    /// The thread's exit: abandons every lane of the table at `raw` and frees it.
+    private static func abandonAndFree(_ raw: UnsafeMutableRawPointer?) {
+        guard let table = raw?.assumingMemoryBound(to: ProducerLanes.self) else { return }
+        table.pointee.abandonAll()
+        table.deinitialize(count: 1)
+        table.deallocate()
+    }
+
+    /// Does now, on the calling thread, what its exit would do: abandons its lanes and frees its
+    /// table (a later submission starts a new one). For the interleaving checker, whose threads
+    /// must take their last protocol steps while it still controls them.
+    static func abandonCurrentThreadLanes() {
+        guard let raw = pthread_getspecific(key) else { return }
+        pthread_setspecific(key, nil)
+        abandonAndFree(raw)
+    }
 
     /// The calling thread's table (created on first use; freed when the thread exits).
     @inline(__always)

@@ -1,0 +1,101 @@
+// Interleaving points: in a debug build (`ML_INTERLEAVING_POINTS`, set by Package.swift for the
+// debug configuration only), these functions shadow the C shim's functions of the same names
+// for every call in this module, and call `ml_interleaving_point` before the real operation.
+// Nothing else changes: the same call sites, the same operations, the same orderings.
+//
+// The point lets the tests' interleaving checker (Tests/MultiLoopTests/Interleaving) stop the
+// thread before each atomic operation on a shared word, each spin-wait pause, each eventfd write
+// and each epoll wait, and choose which of its threads runs next: the real protocol code then
+// runs through the interleavings the checker chooses, one operation at a time. With no hook
+// installed (always, outside that checker) a point is one acquire load and a branch. Fences are
+// not points: the checker runs one thread at a time, so every interleaving it explores is
+// sequentially consistent (what it does not check, the Spin models and ThreadSanitizer do: see
+// docs/design.md, "How the protocols are checked").
+//
+// A release build compiles none of this: the calls go straight to the C shim's inline functions.
+#if ML_INTERLEAVING_POINTS
+import CMultiLoopSystem
+
+@inlinable @inline(__always)
+func ml_load_relaxed(_ p: UnsafeMutablePointer<ml_word_t>) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_LOAD), p, 0, 0)
+    return CMultiLoopSystem.ml_load_relaxed(p)
+}
+
+@inlinable @inline(__always)
+func ml_load_acquire(_ p: UnsafeMutablePointer<ml_word_t>) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_LOAD), p, 0, 0)
+    return CMultiLoopSystem.ml_load_acquire(p)
+}
+
+@inlinable @inline(__always)
+func ml_store_relaxed(_ p: UnsafeMutablePointer<ml_word_t>, _ value: ml_word_t) {
+    _ = ml_interleaving_point(Int32(ML_POINT_STORE), p, 0, 0)
+    CMultiLoopSystem.ml_store_relaxed(p, value)
+}
+
+@inlinable @inline(__always)
+func ml_store_release(_ p: UnsafeMutablePointer<ml_word_t>, _ value: ml_word_t) {
+    _ = ml_interleaving_point(Int32(ML_POINT_STORE), p, 0, 0)
+    CMultiLoopSystem.ml_store_release(p, value)
+}
+
+@inlinable @inline(__always)
+func ml_fetch_cas_release(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_word_t,
+                          _ desired: ml_word_t) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
+    return CMultiLoopSystem.ml_fetch_cas_release(p, expected, desired)
+}
+
+@inlinable @inline(__always)
+func ml_fetch_cas_acquire(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_word_t,
+                          _ desired: ml_word_t) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
+    return CMultiLoopSystem.ml_fetch_cas_acquire(p, expected, desired)
+}
+
+@inlinable @inline(__always)
+func ml_fetch_cas_full(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_word_t,
+                       _ desired: ml_word_t) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
+    return CMultiLoopSystem.ml_fetch_cas_full(p, expected, desired)
+}
+
+@inlinable @inline(__always)
+func ml_fetch_add_relaxed(_ p: UnsafeMutablePointer<ml_word_t>, _ delta: ml_word_t) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
+    return CMultiLoopSystem.ml_fetch_add_relaxed(p, delta)
+}
+
+@inlinable @inline(__always)
+func ml_fetch_add_full(_ p: UnsafeMutablePointer<ml_word_t>, _ delta: ml_word_t) -> ml_word_t {
+    _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
+    return CMultiLoopSystem.ml_fetch_add_full(p, delta)
+}
+
+@inlinable @inline(__always)
+func ml_cpu_relax() {
+    _ = ml_interleaving_point(Int32(ML_POINT_YIELD), nil, 0, 0)
+    CMultiLoopSystem.ml_cpu_relax()
+}
+
+@inlinable @inline(__always)
+func ml_yield_cpu() {
+    _ = ml_interleaving_point(Int32(ML_POINT_YIELD), nil, 0, 0)
+    CMultiLoopSystem.ml_yield_cpu()
+}
+
+@inlinable @inline(__always)
+func ml_eventfd_signal(_ fd: Int32) -> Int32 {
+    let answer = ml_interleaving_point(Int32(ML_POINT_SIGNAL), nil, Int64(fd), 0)
+    if answer == Int64(ML_POINT_SIGNAL_DONE) { return 0 }
+    return CMultiLoopSystem.ml_eventfd_signal(fd)
+}
+
+@inlinable @inline(__always)
+func ml_epoll_wait_ns(_ epfd: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
+    let answer = ml_interleaving_point(Int32(ML_POINT_WAIT), nil, Int64(epfd), timeoutNanoseconds)
+    if answer != Int64(ML_POINT_PROCEED) { return Int32(answer) }
+    return CMultiLoopSystem.ml_epoll_wait_ns(epfd, timeoutNanoseconds)
+}
+#endif
