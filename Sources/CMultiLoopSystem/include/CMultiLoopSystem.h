@@ -186,8 +186,8 @@ int ml_epoll_wait_ns(int epfd, int64_t timeout_ns);
 // MARK: - Interleaving points (debug builds of MultiLoop only)
 //
 // In a debug build, MultiLoop's Swift code calls every atomic above, `ml_cpu_relax`,
-// `ml_yield_cpu`, `ml_eventfd_signal` and `ml_epoll_wait_ns` through Swift functions of the same
-// names (Sources/MultiLoop/System/InterleavingPoints.swift) that first call
+// `ml_yield_cpu`, `ml_eventfd_signal`, `ml_epoll_wait_ns`, and pthread's mutex lock, unlock and
+// condition waits, through Swift functions of the same names (Sources/MultiLoop/System/InterleavingPoints.swift) that first call
 // `ml_interleaving_point`. With no hook installed that is one load and a branch. The tests'
 // interleaving checker installs a hook that stops each thread it controls before every such
 // operation and decides which thread goes next, so it can run the real protocol code through
@@ -202,6 +202,9 @@ enum {
     ML_POINT_YIELD = 4,    ///< a spin-wait's pause: let another thread run
     ML_POINT_SIGNAL = 5,   ///< an eventfd write; `argument` is the fd
     ML_POINT_WAIT = 6,     ///< an epoll wait; `address` is 0, `argument` the epoll fd
+    ML_POINT_LOCK = 7,     ///< a pthread mutex lock of `address`
+    ML_POINT_UNLOCK = 8,   ///< a pthread mutex unlock of `address`
+    ML_POINT_BLOCK = 9,    ///< a condition-variable wait on `address` (the checker does not model it)
 };
 
 /// What the hook answers: go on with the real operation, or (signal and wait only) the

@@ -4,18 +4,18 @@
 // Nothing else changes: the same call sites, the same operations, the same orderings.
 //
 // The point lets the tests' interleaving checker (Tests/MultiLoopTests/Interleaving) stop the
-// thread before each atomic operation on a shared word, each spin-wait pause, each eventfd write
-// and each epoll wait, and choose which of its threads runs next: the real protocol code then
-// runs through the interleavings the checker chooses, one operation at a time. With no hook
+// thread before each atomic operation on a shared word, each spin-wait pause, each eventfd write,
+// each epoll wait and each mutex lock and unlock (`PThreadMutex` calls `ml_mutex_point`), and
+// choose which of its threads runs next: the real protocol code then runs through the interleavings the checker chooses, one operation at a time. With no hook
 // installed (always, outside that checker) a point is one acquire load and a branch. Fences are
 // not points: the checker runs one thread at a time, so every interleaving it explores is
 // sequentially consistent (what it does not check, the Spin models and ThreadSanitizer do: see
 // docs/design.md, "How the protocols are checked").
 //
 // A release build compiles none of this: the calls go straight to the C shim's inline functions.
-#if ML_INTERLEAVING_POINTS
 import CMultiLoopSystem
 
+#if ML_INTERLEAVING_POINTS
 @inlinable @inline(__always)
 func ml_load_relaxed(_ p: UnsafeMutablePointer<ml_word_t>) -> ml_word_t {
     _ = ml_interleaving_point(Int32(ML_POINT_LOAD), p, 0, 0)
@@ -98,4 +98,15 @@ func ml_epoll_wait_ns(_ epfd: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
     if answer != Int64(ML_POINT_PROCEED) { return Int32(answer) }
     return CMultiLoopSystem.ml_epoll_wait_ns(epfd, timeoutNanoseconds)
 }
+
+/// A point before a mutex operation, called by `PThreadMutex` (pthread's own functions are not
+/// shadowed: tests that import both this module and Glibc would find the names ambiguous).
+@inlinable @inline(__always)
+func ml_mutex_point(_ kind: Int32, _ address: UnsafeMutableRawPointer) {
+    _ = ml_interleaving_point(kind, address, 0, 0)
+}
+#else
+/// Nothing in a release build.
+@inlinable @inline(__always)
+func ml_mutex_point(_ kind: Int32, _ address: UnsafeMutableRawPointer) {}
 #endif

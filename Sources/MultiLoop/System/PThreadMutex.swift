@@ -34,8 +34,14 @@ package final class PThreadMutex: @unchecked Sendable {
 
     @inline(__always)
     package func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        // Interleaving points (debug builds): the checker tracks who holds the mutex, so it never
+        // parks its holder while another thread it controls blocks on it in the kernel.
+        ml_mutex_point(Int32(ML_POINT_LOCK), mutex)
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        defer {
+            ml_mutex_point(Int32(ML_POINT_UNLOCK), mutex)
+            pthread_mutex_unlock(mutex)
+        }
         return try body()
     }
 
@@ -47,10 +53,12 @@ package final class PThreadMutex: @unchecked Sendable {
     /// Returns false when the deadline passed.
     func wait(deadlineNanoseconds: Int64?) -> Bool {
         guard let deadline = deadlineNanoseconds else {
+            ml_mutex_point(Int32(ML_POINT_BLOCK), condition)
             pthread_cond_wait(condition, mutex)
             return true
         }
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        ml_mutex_point(Int32(ML_POINT_BLOCK), condition)
         return pthread_cond_timedwait(condition, mutex, &ts) != ETIMEDOUT
     }
 }

@@ -134,13 +134,14 @@ final class InterleavingChecker: @unchecked Sendable {
     // MARK: One run (under `mutex`)
 
     private enum ThreadState: Equatable, CustomStringConvertible {
-        case starting, runnable, waiting(epollFD: Int32), yielded, finished
+        case starting, runnable, waiting(epollFD: Int32), locking(UInt), yielded, finished
 
         var description: String {
             switch self {
             case .starting: "starting"
             case .runnable: "runnable"
             case .waiting(let fd): "waiting on epoll fd \(fd)"
+            case .locking(let mutex): "waiting for mutex 0x\(String(mutex, radix: 16))"
             case .yielded: "yielded"
             case .finished: "ended"
             }
@@ -161,6 +162,8 @@ final class InterleavingChecker: @unchecked Sendable {
     private var failure: String?
     private var pendingWrites: [Int32: Int] = [:]
     private var epollOfEventFD: [Int32: Int32] = [:]
+    /// Which controlled thread holds each mutex it has seen locked.
+    private var mutexHolders: [UInt: Int] = [:]
     private var steps: [(thread: Int, kind: Int, address: UInt)] = []
 
     /// The checker whose run is in progress (read by the hook on controlled threads only, which
@@ -189,6 +192,7 @@ final class InterleavingChecker: @unchecked Sendable {
         steps = []
         pendingWrites = [:]
         epollOfEventFD = [:]
+        mutexHolders = [:]
         for waker in scenario.wakers {
             epollOfEventFD[waker.eventFD] = waker.epollFD
             pendingWrites[waker.epollFD] = 0
@@ -355,6 +359,27 @@ final class InterleavingChecker: @unchecked Sendable {
             }
             pendingWrites[epollFD] = 0
             return Int64(ML_POINT_WAIT_WOKEN)
+        case ML_POINT_LOCK:
+            let mutex = UInt(bitPattern: address)
+            if let holder = mutexHolders[mutex], holder != me {
+                // Held by a parked thread: wait for its unlock (a free switch).
+                states[me] = .locking(mutex)
+                switchTo(choose(current: nil), from: me)
+                if aborted { return Int64(ML_POINT_PROCEED) }
+                steps.append((me, kind, UInt(bitPattern: address)))
+            }
+            mutexHolders[mutex] = me
+            return Int64(ML_POINT_PROCEED)
+        case ML_POINT_UNLOCK:
+            let mutex = UInt(bitPattern: address)
+            mutexHolders[mutex] = nil
+            for index in states.indices where states[index] == .locking(mutex) {
+                states[index] = .runnable
+            }
+            return Int64(ML_POINT_PROCEED)
+        case ML_POINT_BLOCK:
+            abort("thread \(me) waits on a condition variable, which the checker does not model")
+            return Int64(ML_POINT_PROCEED)
         default:
             return Int64(ML_POINT_PROCEED)
         }
@@ -376,7 +401,8 @@ final class InterleavingChecker: @unchecked Sendable {
     private func renderTrace() -> String {
         let names: [Int: String] = [ML_POINT_LOAD: "load", ML_POINT_STORE: "store", ML_POINT_RMW: "rmw",
                                       ML_POINT_YIELD: "pause", ML_POINT_SIGNAL: "eventfd write",
-                                      ML_POINT_WAIT: "epoll wait"]
+                                      ML_POINT_WAIT: "epoll wait", ML_POINT_LOCK: "lock",
+                                      ML_POINT_UNLOCK: "unlock", ML_POINT_BLOCK: "condition wait"]
         let shown = steps.suffix(80)
         var lines = ["last \(shown.count) of \(steps.count) operations (thread: operation word):"]
         for step in shown {

@@ -93,6 +93,41 @@ struct InterleavingTests {
         #expect(report.exhausted)
         #expect(report.schedules > 100, "\(report.schedules) schedules")
     }
+
+    /// A future completed on one thread while another registers a done callback on a sleeping
+    /// loop: the callback runs exactly once, with the result.
+    @Test("future completion racing a done callback's registration: 2 preemptions")
+    func completionAndCallback() async {
+        let report = await offThePool {
+            InterleavingChecker(preemptionBound: 2).explore { FutureCompletionScenario(.completeAndCallback) }
+        }
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        #expect(report.exhausted)
+        #expect(report.schedules > 100, "\(report.schedules) schedules")
+    }
+
+    /// The same with a cancel racing the completion: one of them wins, the callback sees it.
+    @Test("completion, cancel and a done callback's registration at once: 1 preemption")
+    func completionCancelAndCallback() async {
+        let report = await offThePool {
+            InterleavingChecker(preemptionBound: 1).explore { FutureCompletionScenario(.completeCancelAndCallback) }
+        }
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        #expect(report.exhausted)
+        #expect(report.schedules > 100, "\(report.schedules) schedules")
+    }
+
+    /// A done callback removed while the future completes: removed, it never runs; not removed,
+    /// it runs exactly once.
+    @Test("removing a done callback while the future completes: 2 preemptions")
+    func removalRacingCompletion() async {
+        let report = await offThePool {
+            InterleavingChecker(preemptionBound: 2).explore { FutureCompletionScenario(.removeRacingCompletion) }
+        }
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        #expect(report.exhausted)
+        #expect(report.schedules > 100, "\(report.schedules) schedules")
+    }
 }
 
 /// Small programs with known interleavings, written with the shim's atomics and explicit points
