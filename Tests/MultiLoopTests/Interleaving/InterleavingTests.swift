@@ -128,6 +128,17 @@ struct InterleavingTests {
         #expect(report.exhausted)
         #expect(report.schedules > 100, "\(report.schedules) schedules")
     }
+
+    /// Timers cancelled by their scheduling thread while in its lane, in the heap, or running.
+    @Test("timers cancelled in transit, in the heap or while running: 3 timers, 2 preemptions")
+    func timerCancellation() async {
+        let report = await offThePool {
+            InterleavingChecker(preemptionBound: 2).explore { TimerCancelScenario(timers: 3) }
+        }
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        #expect(report.exhausted)
+        #expect(report.schedules > 100, "\(report.schedules) schedules")
+    }
 }
 
 /// Small programs with known interleavings, written with the shim's atomics and explicit points
