@@ -257,10 +257,11 @@ struct LoopGroupShutdownTests {
             }
             return 9
         }
-        while !started.isSet { sched_yield() }
+        // Off the pool: this test's own task must not hold one of its two threads while it waits.
+        await offThePool { while !started.isSet { sched_yield() } }
         let handled = Locked([String]())
         group.loops[0].setExceptionHandler { _, context in handled.withLock { $0.append(context.message) } }
-        let report = try group.shutdownGracefully(gracePeriod: 0.05)
+        let report = try await offThePool { Result { try group.shutdownGracefully(gracePeriod: 0.05) } }.get()
         #expect(report.tasksCancelled == 1)
         #expect(report.tasksAbandoned == 1)
         #expect(handled.value.contains { $0.contains("grace period") })
