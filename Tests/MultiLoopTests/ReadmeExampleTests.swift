@@ -2,7 +2,7 @@ import Testing
 import MultiLoop
 
 /// The README's "A taste" example, as written there, must keep working.
-@Suite("README example")
+@Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("the README example runs and returns 42")
     func readmeExample() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// What waits on a loop is told when the loop closes: nothing hangs, nothing keeps the loop
 /// alive. Each test bounds its wait in seconds and fails by an assertion, not a hang.
-@Suite("Closing a loop while something waits on it")
+@Suite("Closing a loop while something waits on it", .timeLimit(.minutes(5)))
 struct ClosingWhileWaitingTests {
     typealias Event = FutureTesting.Event
 

@@ -17,7 +17,7 @@ private actor PinnedCounter {
     }
 }
 
-@Suite("The loop as a Swift executor")
+@Suite("The loop as a Swift executor", .timeLimit(.minutes(5)))
 struct ExecutorTests {
     @Test("a task, its async let children and its task group children run on the loop's thread")
     func tasksAndChildrenRunOnTheLoop() throws {
@@ -138,7 +138,7 @@ struct ExecutorTests {
     }
 }
 
-@Suite("Task.sleep on the loop's timers (SchedulingExecutor)")
+@Suite("Task.sleep on the loop's timers (SchedulingExecutor)", .timeLimit(.minutes(5)))
 struct SchedulingExecutorTests {
     @Test("Task.sleep in a loop task is one of the loop's timers, and the task resumes on the loop")
     func taskSleepUsesTheLoopsTimers() throws {

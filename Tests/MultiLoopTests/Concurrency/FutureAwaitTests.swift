@@ -5,7 +5,7 @@ import Testing
 /// `await future.value` of a pending future: the first awaiter waits in the future's own slot,
 /// later ones in nodes of the callback list; the completer resumes them directly, in
 /// registration order; a cancel and a completion race for each wait and exactly one ends it.
-@Suite("Awaiting a pending future (the awaiter slot)")
+@Suite("Awaiting a pending future (the awaiter slot)", .timeLimit(.minutes(5)))
 struct FutureAwaitTests {
     typealias Event = FutureTesting.Event
     typealias LoopThread = FutureTesting.LoopThread

@@ -4,7 +4,7 @@ import Testing
 /// A gather listens to each task in the task's own awaiter slot (one waiter object for the
 /// whole gather); tasks whose slot is taken, or that are already done, are counted too, and
 /// completions on several threads count down exactly.
-@Suite("gather's waiter")
+@Suite("gather's waiter", .timeLimit(.minutes(5)))
 struct GatherWaiterTests {
     @Test("tasks already done, tasks another task awaits (slot taken) and fresh ones: all counted, results in order")
     func everyKindOfChild() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("run(main) and gather")
+@Suite("run(main) and gather", .timeLimit(.minutes(5)))
 struct RunAndGatherTests {
     @Test("run returns main's result, sets the loop as this thread's loop meanwhile, and closes it")
     func runReturnsAndCleansUp() throws {

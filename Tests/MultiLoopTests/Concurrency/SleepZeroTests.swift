@@ -18,7 +18,7 @@ private actor Yielder {
     }
 }
 
-@Suite("sleep(0): one task switch, one iteration")
+@Suite("sleep(0): one task switch, one iteration", .timeLimit(.minutes(5)))
 struct SleepZeroTests {
     @Test("sleep(0) resumes in the next iteration: after the callbacks scheduled before it, before theirs")
     func oneIteration() throws {

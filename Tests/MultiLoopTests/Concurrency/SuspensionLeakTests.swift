@@ -4,7 +4,7 @@ import Testing
 /// A suspension must leave nothing behind: the resumer, the done callback (or timer) and what
 /// they capture are freed once the wait is over. (The 10-minute stress run found a reference
 /// cycle here: resumer -> token -> callback -> resumer, about 150 bytes per await.)
-@Suite("Suspensions free what they allocated")
+@Suite("Suspensions free what they allocated", .timeLimit(.minutes(5)))
 struct SuspensionLeakTests {
     final class Payload: Sendable {}
 

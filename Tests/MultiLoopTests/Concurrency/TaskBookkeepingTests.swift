@@ -4,7 +4,7 @@ import Testing
 
 /// A loop task is one object (its future, its name, its place in the loop's task list); the list
 /// holds exactly the tasks that are not done; default names are unique across threads.
-@Suite("Task bookkeeping")
+@Suite("Task bookkeeping", .timeLimit(.minutes(5)))
 struct TaskBookkeepingTests {
     @Test("a task is its own future")
     func taskIsItsOwnFuture() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Tasks (asyncio.Task) and sleep")
+@Suite("Tasks (asyncio.Task) and sleep", .timeLimit(.minutes(5)))
 struct TaskTests {
     @Test("a task is a future: result, name, done callback, exception")
     func taskIsAFuture() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("waitFor, runCoroutineThreadsafe, runInExecutor")
+@Suite("waitFor, runCoroutineThreadsafe, runInExecutor", .timeLimit(.minutes(5)))
 struct TimeoutsAndThreadsTests {
     @Test("waitFor returns the result of work that finishes in time")
     func waitForInTime() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// `multiloop examples [NAME]` (`TutorialExamples.command`, what the executable's `main` calls
 /// and exits with).
-@Suite("Tutorial examples: the examples command")
+@Suite("Tutorial examples: the examples command", .timeLimit(.minutes(5)))
 struct ExamplesCommandTests {
     typealias T = ExampleTesting
 

@@ -3,7 +3,7 @@ import Testing
 
 /// Each tutorial example prints exactly what its Python prints (times masked where they vary),
 /// with its delays shortened.
-@Suite("Tutorial examples: output")
+@Suite("Tutorial examples: output", .timeLimit(.minutes(5)))
 struct TutorialExampleOutputTests {
     typealias T = ExampleTesting
 

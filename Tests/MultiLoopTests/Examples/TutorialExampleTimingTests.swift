@@ -8,7 +8,7 @@ import Testing
 /// bounds (a sleep never ends early) hold on every run. Upper bounds are ratios with generous
 /// margins, and noise can only add time, so such a comparison passes if one of a few runs
 /// satisfies it.
-@Suite("Tutorial examples: timing", .serialized)
+@Suite("Tutorial examples: timing", .serialized, .timeLimit(.minutes(5)))
 struct TutorialExampleTimingTests {
     typealias T = ExampleTesting
 

@@ -6,7 +6,7 @@ import Testing
 
 /// Completion from any thread: exactly one completer wins, and every thread then reads the
 /// winner's outcome.
-@Suite("Future completion races")
+@Suite("Future completion races", .timeLimit(.minutes(5)))
 struct FutureCompletionRaceTests {
     typealias Boom = FutureTesting.Boom
     typealias StartLine = FutureTesting.StartLine

@@ -2,7 +2,7 @@ import Testing
 @testable import MultiLoop
 
 /// Futures shared between two loops running on two threads.
-@Suite("Futures across loops")
+@Suite("Futures across loops", .timeLimit(.minutes(5)))
 struct FutureCrossLoopTests {
     typealias Event = FutureTesting.Event
     typealias LoopThread = FutureTesting.LoopThread

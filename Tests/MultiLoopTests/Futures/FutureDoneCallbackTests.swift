@@ -4,7 +4,7 @@ import Testing
 /// `addDoneCallback` / `removeDoneCallback`: where a callback runs, when, in which order, and
 /// what happens to one that throws, is removed, or whose loop is closed.
 /// asyncio: `Future.add_done_callback` / `remove_done_callback`.
-@Suite("Future done callbacks")
+@Suite("Future done callbacks", .timeLimit(.minutes(5)))
 struct FutureDoneCallbackTests {
     typealias Boom = FutureTesting.Boom
     typealias Event = FutureTesting.Event

@@ -3,7 +3,7 @@ import Testing
 
 /// A future keeps its value in words of its own (three words inline, larger or more aligned
 /// values in a heap cell) and destroys it exactly once, when the future goes away.
-@Suite("Future outcome storage")
+@Suite("Future outcome storage", .timeLimit(.minutes(5)))
 struct FutureOutcomeTests {
     /// Counts its instances still alive.
     final class Tracked: @unchecked Sendable {

@@ -3,7 +3,7 @@ import Testing
 
 /// The state machine of one future, on one thread: pending -> result | exception | cancelled,
 /// and what every accessor says in each state. asyncio: `asyncio.Future`.
-@Suite("Future states")
+@Suite("Future states", .timeLimit(.minutes(5)))
 struct FutureStateTests {
     typealias Boom = FutureTesting.Boom
 

@@ -3,7 +3,7 @@ import Testing
 
 /// `Future.wait(timeout:)`: a plain thread blocking on a future.
 /// asyncio: `concurrent.futures.Future.result(timeout)`.
-@Suite("Future blocking wait")
+@Suite("Future blocking wait", .timeLimit(.minutes(5)))
 struct FutureWaitTests {
     typealias Boom = FutureTesting.Boom
     typealias Event = FutureTesting.Event

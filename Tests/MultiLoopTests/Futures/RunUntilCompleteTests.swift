@@ -5,7 +5,7 @@ import Testing
 ///
 /// Each test runs the loop under test on a thread it starts itself (see `onNewThread`), so
 /// that the thread's running-loop slot is known to be empty.
-@Suite("runUntilComplete")
+@Suite("runUntilComplete", .timeLimit(.minutes(5)))
 struct RunUntilCompleteTests {
     typealias Boom = FutureTesting.Boom
     typealias LoopThread = FutureTesting.LoopThread

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("EventLoop.submit and schedule(after:): futures of a closure's result")
+@Suite("EventLoop.submit and schedule(after:): futures of a closure's result", .timeLimit(.minutes(5)))
 struct ScheduleAndSubmitTests {
     @Test("submit runs the closure on the loop and completes the future with its value or error")
     func submit() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// `Generator.close()`, deallocation and cancellation: an unfinished generator never leaves a
 /// task suspended forever, and nothing hangs. Python: `gen.close()`, `GeneratorExit`, `__del__`.
-@Suite("Generator: close, deallocation and cancellation")
+@Suite("Generator: close, deallocation and cancellation", .timeLimit(.minutes(5)))
 struct GeneratorCloseTests {
     @Test("close throws GeneratorExit into a suspended body, waits for its cleanup (which may await), and finishes it")
     func closeSuspended() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// Iterating a generator (`for try await value in generator`): each step is `send(nil)`.
 /// Python: `for value in gen`.
-@Suite("Generator: iteration")
+@Suite("Generator: iteration", .timeLimit(.minutes(5)))
 struct GeneratorIterationTests {
     static func countdown(from start: Int) -> Generator<Int, Void, String> {
         Generator { context in

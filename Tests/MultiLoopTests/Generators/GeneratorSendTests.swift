@@ -4,7 +4,7 @@ import Testing
 /// `Generator`: priming with `send(nil)`, `send` returning the next yielded value, the return
 /// value at the end, the body's errors, and every misuse of `send` (Python's `StopIteration`,
 /// `TypeError`, `ValueError`).
-@Suite("Generator: send")
+@Suite("Generator: send", .timeLimit(.minutes(5)))
 struct GeneratorSendTests {
     /// Yields its running total, adds what it is sent, returns the total when sent nil.
     static func accumulator() -> Generator<Int, Int, Int> {

@@ -5,7 +5,7 @@ import Glibc
 @testable import MultiLoop
 @testable import MultiLoopStress
 
-@Suite("LoopGroup: exactly-once delivery and graceful shutdown")
+@Suite("LoopGroup: exactly-once delivery and graceful shutdown", .timeLimit(.minutes(5)))
 struct LoopGroupShutdownTests {
     @Test("100k submissions from 4 threads to 4 loops: each runs once, FIFO per producer per loop")
     func exactlyOnceAndFIFO() throws {

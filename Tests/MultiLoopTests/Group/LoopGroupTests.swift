@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("LoopGroup: threads, registry, picking a loop, submitting work")
+@Suite("LoopGroup: threads, registry, picking a loop, submitting work", .timeLimit(.minutes(5)))
 struct LoopGroupTests {
     @Test("each loop runs on its own thread, is that thread's running loop and its event loop")
     func loopsOnTheirOwnThreads() throws {

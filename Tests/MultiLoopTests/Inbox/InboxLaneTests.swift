@@ -16,7 +16,7 @@ private final class Counted: @unchecked Sendable {
     deinit { alive.withLock { $0 -= 1 } }
 }
 
-@Suite("A producer's lane (InboxLane)")
+@Suite("A producer's lane (InboxLane)", .timeLimit(.minutes(5)))
 struct InboxLaneTests {
     private let segment = InboxLane<Int>.segmentCapacity
 

@@ -28,7 +28,7 @@ extension InboxBatch where Node == TestNode {
     }
 }
 
-@Suite("The MPSC inbox")
+@Suite("The MPSC inbox", .timeLimit(.minutes(5)))
 struct MPSCInboxTests {
     @Test("takeAll hands nodes out oldest first")
     func takeAllIsFIFO() {

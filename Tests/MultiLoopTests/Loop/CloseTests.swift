@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Closing a loop")
+@Suite("Closing a loop", .timeLimit(.minutes(5)))
 struct CloseTests {
     @Test("close() runs every callback accepted before it, cancels pending timers, and reports both")
     func closeLosesNothingAccepted() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Cross-thread submission")
+@Suite("Cross-thread submission", .timeLimit(.minutes(5)))
 struct CrossThreadSubmitTests {
     @Test("every callSoonThreadsafe from several producers runs exactly once, FIFO per producer",
           arguments: 0..<3)

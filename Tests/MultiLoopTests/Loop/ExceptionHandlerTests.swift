@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("The exception handler")
+@Suite("The exception handler", .timeLimit(.minutes(5)))
 struct ExceptionHandlerTests {
     @Test("a callback that throws does not stop the loop; the error reaches the handler with the handle")
     func throwingCallbackGoesToHandler() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// `executeBatch`: many callbacks handed over with one publication, all accepted or all
 /// refused, in order, exactly once.
-@Suite("executeBatch")
+@Suite("executeBatch", .timeLimit(.minutes(5)))
 struct ExecuteBatchTests {
     final class Tracked: @unchecked Sendable {
         static let alive = Locked(0)

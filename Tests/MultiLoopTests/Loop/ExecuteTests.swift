@@ -6,7 +6,7 @@ private func laneCount(_ loop: EventLoop) throws -> Int {
     try onLoop(loop) { loop.lanes.count }
 }
 
-@Suite("execute and the producers' lanes")
+@Suite("execute and the producers' lanes", .timeLimit(.minutes(5)))
 struct ExecuteTests {
     @Test("execute from several threads: every callback exactly once, FIFO per thread, with and without the spin",
           arguments: [0, 20], 0..<2)

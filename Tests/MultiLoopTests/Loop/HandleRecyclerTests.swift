@@ -3,7 +3,7 @@ import Testing
 
 final class Tracked: @unchecked Sendable {}
 
-@Suite("Recycling spent closure handles")
+@Suite("Recycling spent closure handles", .timeLimit(.minutes(5)))
 struct HandleRecyclerTests {
     /// Submits `count` closure handles from the calling thread, each counting `ran` when it
     /// runs, dropping them; returns their identities.

@@ -2,7 +2,7 @@ import Testing
 @testable import MultiLoop
 @testable import MultiLoopStress
 
-@Suite("The iteration (asyncio's _run_once)")
+@Suite("The iteration (asyncio's _run_once)", .timeLimit(.minutes(5)))
 struct IterationTests {
     @Test("a callback scheduled during a batch runs in the next iteration, not the current one")
     func scheduledDuringBatchRunsNextIteration() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// Every misuse gets a typed error, never a crash or a hang (the "bad input" list of the loop
 /// core). Futures' misuse is covered in Futures/.
-@Suite("Misuse gets typed errors")
+@Suite("Misuse gets typed errors", .timeLimit(.minutes(5)))
 struct MisuseTests {
     @Test("NaN and infinite delays and deadlines are refused", arguments: [Double.nan, .infinity, -.infinity])
     func nonFiniteDelaysAreRefused(value: Double) throws {

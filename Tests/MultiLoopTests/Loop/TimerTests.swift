@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Timers and handles")
+@Suite("Timers and handles", .timeLimit(.minutes(5)))
 struct TimerTests {
     @Test("a cancelled timer never fires; the others still do; its deadline stays readable")
     func cancelledTimerNeverFires() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Wake-ups and statistics")
+@Suite("Wake-ups and statistics", .timeLimit(.minutes(5)))
 struct WakeupTests {
     @Test("pushes to a loop that is not asleep write no eventfd")
     func noEventfdWriteWhileAwake() throws {

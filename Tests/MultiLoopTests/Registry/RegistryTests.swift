@@ -7,7 +7,7 @@ import Testing
 /// The registry is per thread, and Swift Testing runs tests on threads it shares between
 /// tests, so every test here works on threads it starts itself (`onNewThread` also clears the
 /// thread's set loop before the thread ends).
-@Suite("Per-thread loop registry")
+@Suite("Per-thread loop registry", .timeLimit(.minutes(5)))
 struct RegistryTests {
     typealias LoopThread = FutureTesting.LoopThread
 

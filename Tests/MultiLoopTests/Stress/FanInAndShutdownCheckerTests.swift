@@ -2,7 +2,7 @@ import Testing
 @testable import MultiLoopStress
 
 /// The checkers must be able to fail: each is fed records with one deliberate corruption.
-@Suite("Stress checkers: fan-in and shutdown")
+@Suite("Stress checkers: fan-in and shutdown", .timeLimit(.minutes(5)))
 struct FanInAndShutdownCheckerTests {
     /// Loop 1 of 3, producer 0: expects 1, 4, 7, 10, ...
     private func feed(_ sequences: [Int], submitted: Int = 12) -> [StressViolation] {

@@ -4,7 +4,7 @@ import Testing
 
 /// `FaultsChecker` fed correct records (no violation) and corrupted ones (each reported with its
 /// kind), and one short run of the faults scenario.
-@Suite("Faults scenario checker")
+@Suite("Faults scenario checker", .timeLimit(.minutes(5)))
 struct FaultsCheckerTests {
     /// Loop 0 of 2; producers 0 and 1 are the configured ones, 2 a short-lived one.
     private func checker() -> FaultsChecker { FaultsChecker(loop: 0, loops: 2, producers: 2) }

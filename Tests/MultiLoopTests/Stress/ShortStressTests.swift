@@ -3,7 +3,7 @@ import Testing
 
 /// `make test` runs every scenario briefly (also under ThreadSanitizer): each must hold its
 /// invariants, and do some work.
-@Suite("Stress: a short run of every scenario", .serialized)
+@Suite("Stress: a short run of every scenario", .serialized, .timeLimit(.minutes(5)))
 struct ShortStressTests {
     @Test("a short run holds every invariant", arguments: StressScenario.allCases)
     func shortRun(scenario: StressScenario) async {

@@ -36,7 +36,7 @@ private func cleanTasksRecord() -> TasksChecker.LoopRecord {
 
 private func kinds(_ violations: [StressViolation]) -> [String] { violations.map(\.kind) }
 
-@Suite("Stress: tasks checker")
+@Suite("Stress: tasks checker", .timeLimit(.minutes(5)))
 struct TasksCheckerTests {
     let checker = TasksChecker(semaphoreLimit: 3)
 
@@ -190,7 +190,7 @@ private struct CleanRing {
     func check() -> [StressViolation] { checker.check(tokens: tokens, arrivals: arrivals) }
 }
 
-@Suite("Stress: ring checker")
+@Suite("Stress: ring checker", .timeLimit(.minutes(5)))
 struct RingCheckerTests {
     @Test("a clean ring has no violation")
     func clean() {

@@ -3,7 +3,7 @@ import Testing
 
 /// The timer checker must be able to fail: it is fed a correct history of one loop's timers,
 /// then the same history with one deliberate corruption at a time.
-@Suite("Stress checkers: timers")
+@Suite("Stress checkers: timers", .timeLimit(.minutes(5)))
 struct TimerCheckerTests {
     typealias Record = TimerChecker.Record
     typealias Firing = TimerChecker.Firing

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Event (asyncio.Event)")
+@Suite("Event (asyncio.Event)", .timeLimit(.minutes(5)))
 struct EventTests {
     @Test("set, clear, isSet; wait on a set event returns at once")
     func basics() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Lock (asyncio.Lock)")
+@Suite("Lock (asyncio.Lock)", .timeLimit(.minutes(5)))
 struct LockTests {
     typealias Gate = SyncTesting.Gate
 

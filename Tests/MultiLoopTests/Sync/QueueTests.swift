@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("AsyncQueue (asyncio.Queue)")
+@Suite("AsyncQueue (asyncio.Queue)", .timeLimit(.minutes(5)))
 struct QueueTests {
     @Test("putNowait and getNowait: FIFO, count, isEmpty, isFull, queueFull, queueEmpty")
     func nowait() throws {

@@ -2,7 +2,7 @@ import Testing
 @testable import MultiLoop
 @testable import MultiLoopStress
 
-@Suite("RingBuffer (AsyncQueue's storage)")
+@Suite("RingBuffer (AsyncQueue's storage)", .timeLimit(.minutes(5)))
 struct RingBufferTests {
     @Test("append, prepend and popFirst agree with an array, across wrap-arounds and growth")
     func agreesWithAnArray() {

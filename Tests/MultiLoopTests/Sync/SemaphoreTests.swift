@@ -1,7 +1,7 @@
 import Testing
 @testable import MultiLoop
 
-@Suite("Semaphore and BoundedSemaphore (asyncio)")
+@Suite("Semaphore and BoundedSemaphore (asyncio)", .timeLimit(.minutes(5)))
 struct SemaphoreTests {
     @Test("a negative initial value is SyncError.invalidValue; 0 starts locked; the default is 1")
     func initialValues() throws {
