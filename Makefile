@@ -38,13 +38,23 @@ deps:
 build: deps
 	$(SWIFT) build $(STRICT)
 
+# Every suite has a time limit; a hang that ignores cancellation (a blocked thread, a spin) is
+# stopped at the run's deadline (seconds), which names the tests left running and fails
+# (.ci/swift-test-deadline.py; docs/design.md, "Tests and hangs"). A whole run takes 20-50 s
+# (debug) and 40-90 s (TSan) on 2 busy cores.
+UNIT_TESTS_DEADLINE ?= 600
+TSAN_TESTS_DEADLINE ?= 900
+DEADLINE := python3 .ci/swift-test-deadline.py
+
 unit-tests: deps
 	$(SWIFT) build --build-tests $(STRICT)
-	$(SWIFT) test --skip-build
+	$(DEADLINE) $(UNIT_TESTS_DEADLINE) -- $(SWIFT) test --skip-build
 
 # The whole suite again under ThreadSanitizer (a separate scratch path keeps both builds warm).
 tsan-tests: deps
-	$(TSAN_ENV) $(SWIFT) test --sanitize=thread --scratch-path $(TSAN_SCRATCH)
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path $(TSAN_SCRATCH)
+	$(TSAN_ENV) $(DEADLINE) $(TSAN_TESTS_DEADLINE) -- \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path $(TSAN_SCRATCH)
 
 # The whole suite under AddressSanitizer, LeakSanitizer checking for leaks when it exits: any
 # error or leak fails it (about 3 min on 2 cores from a cold build, 1 min warm). Not part of
