@@ -12,8 +12,14 @@ If it is still running after SECONDS, the script names the tests that started an
 process it started (SIGTERM, then SIGKILL after 5 s), and exits 124. When the command fails on its
 own (a crash, a ThreadSanitizer report), the tests that were running are named too.
 
-Why the event stream: a hung test binary prints nothing. Its console output goes through a pipe,
-block-buffered, and is lost when it is killed; the event stream is written as events happen.
+In a parallel run every test is "started" when it is scheduled, so when the hang blocks the
+cooperative pool's threads nearly every test is left unfinished. So, where gdb is installed, the
+script also reads the stacks of the test binary's threads before stopping it: a test function on a
+thread's stack (blocked in a wait, or spinning) is listed first, with the frames above it.
+
+Why the event stream: written into a pipe or a file, as in CI, a test binary's console output is
+block-buffered, so its last lines (for a short run, all of them) are lost when a hung binary is
+killed; the event stream is written as events happen.
 Why the whole process session: `swift test` starts the test binary in a process group of its own,
 so killing `swift test` alone leaves the binary running.
 
@@ -24,6 +30,8 @@ a spin) goes on running, and so does the run. This deadline is what ends such a 
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,8 +85,8 @@ def read_events(path):
 
 
 def unfinished_tests(records):
-    """Lines naming each test function that started and did not end, with its open test cases
-    and the issues it recorded; and whether the run itself had started."""
+    """The test functions that started and did not end, in order of start: for each, its id, a
+    line naming it, its open test cases and the issues it recorded; and whether the run started."""
     tests, started, ended, cases, issues = {}, [], set(), {}, {}
     run_started = False
     for record in records:
@@ -105,42 +113,119 @@ def unfinished_tests(records):
             texts = [m.get("text", "") for m in payload.get("messages", [])]
             issues.setdefault(test_id, []).append(texts[0] if texts else "an issue")
 
-    lines = []
+    entries = []
     for test_id in started:
         test = tests.get(test_id, {})
         if test_id in ended or test.get("kind") != "function":
             continue  # suites are the tests' parents: naming the tests is enough
         location = test.get("sourceLocation", {})
         where = f"{location.get('fileID', '?')}:{location.get('line', '?')}"
-        suite = tests.get(test_id.split("/")[0], {}).get("displayName") or test_id.split("/")[0]
+        suite_id = test_id.split("/")[0]
+        suite = tests.get(suite_id, {}).get("displayName") or suite_id
         function = test.get("name", test_id)
         if test.get("displayName"):
-            line = f"  {suite} / \"{test['displayName']}\" ({function}, {where})"
+            name = f"  {suite} / \"{test['displayName']}\" ({function}, {where})"
         else:
-            line = f"  {suite} / {function} ({where})"
-        if cases.get(test_id):
-            line += f"\n      running cases: {', '.join(cases[test_id])}"
-        for issue in issues.get(test_id, []):
-            line += f"\n      issue: {issue}"
-        lines.append((0 if test_id in issues else 1, line))
-    lines.sort(key=lambda entry: entry[0])  # the ones with an issue (a time limit) first
-    return [line for _, line in lines], run_started
+            name = f"  {suite} / {function} ({where})"
+        # How the function appears in a demangled frame: its type path without the module.
+        type_path = suite_id.split(".", 1)[1] if "." in suite_id else suite_id
+        frame = type_path + "." + function.split("(")[0] + "("
+        entries.append({"name": name, "frame": frame, "cases": cases.get(test_id, []),
+                        "issues": issues.get(test_id, [])})
+    return entries, run_started
 
 
-def report(records, heading):
-    lines, run_started = unfinished_tests(records)
+def demangle(symbols):
+    """Swift symbols demangled in the simplified form, through the toolchain's swift-demangle."""
+    tool = shutil.which("swift-demangle")
+    command = [tool, "--simplified"] if tool else ["swift", "demangle", "--simplified"]
+    try:
+        output = subprocess.run(command, input="\n".join(symbols) + "\n", capture_output=True,
+                                text=True, timeout=60).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(zip(symbols, output)) if len(output) == len(symbols) else {}
+
+
+def thread_stacks(pid):
+    """The frames (innermost first, demangled) of each thread of a running process, read by gdb;
+    None when gdb is not installed or fails."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return None
+    try:
+        output = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                                 "-ex", "thread apply all bt"], capture_output=True, text=True,
+                                errors="replace", timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    stacks = []
+    for line in output.splitlines():
+        if line.startswith("Thread "):
+            stacks.append([])
+        elif stacks:
+            match = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", line)
+            if match:
+                stacks[-1].append(match.group(1))
+    names = demangle(sorted({symbol for stack in stacks for symbol in stack if symbol.startswith("$s")}))
+    return [[names.get(symbol, symbol) for symbol in stack] for stack in stacks]
+
+
+def test_binaries(session):
+    """The processes of the session that are test binaries (swift test runs NAME.xctest)."""
+    binaries = []
+    for pid in session_processes(session):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                program = cmdline.read().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if program.endswith(".xctest"):
+            binaries.append(pid)
+    return binaries
+
+
+def report(heading, records, session=None):
+    entries, run_started = unfinished_tests(records)
     out = [heading]
     if not run_started:
         out.append("  the test run had not started (still building, or the test binary did not start)")
-    elif not lines:
+    elif not entries:
         out.append("  no test was left running (the hang is outside the tests, e.g. at the end of the run)")
     else:
-        out.append(f"  {len(lines)} test(s) started and never finished:")
-        out.extend(lines[:MAX_LISTED])
-        if len(lines) > MAX_LISTED:
-            out.append(f"  ... and {len(lines) - MAX_LISTED} more. In a parallel run a test counts as started "
-                       "when it is scheduled: a long list means the cooperative pool's threads are all blocked.")
-    sys.stderr.write("\n".join(out) + "\n")
+        stacks = None
+        if session is not None:
+            stacks = [stack for pid in test_binaries(session) for stack in thread_stacks(pid) or []] or None
+        for entry in entries:
+            entry["threads"] = []
+            for stack in stacks or []:
+                depth = next((i for i, frame in enumerate(stack) if entry["frame"] in frame), None)
+                if depth is not None:
+                    above = stack[:depth + 1][-5:]  # the test's frame and up to 4 frames above it
+                    entry["threads"].append(" < ".join(above))
+        entries.sort(key=lambda entry: (not entry["threads"], not entry["issues"]))
+        # A test on a thread's stack or with an issue is known to be running; when there are such
+        # tests, the others are most likely only scheduled, behind them.
+        known = [entry for entry in entries if entry["threads"] or entry["issues"]]
+        listed = known or entries[:MAX_LISTED]
+        out.append(f"  {len(entries)} test(s) started and never finished"
+                   + (", on a thread's stack (innermost frame first) or with an issue:" if known else ":"))
+        for entry in listed:
+            out.append(entry["name"])
+            for thread in entry["threads"]:
+                out.append(f"      on a thread: {thread}")
+            if entry["cases"]:
+                out.append(f"      running cases: {', '.join(entry['cases'])}")
+            for issue in entry["issues"]:
+                out.append(f"      issue: {issue}")
+        if len(entries) > len(listed):
+            more = f"  ... and {len(entries) - len(listed)} more"
+            out.append(more + (", on no thread's stack: scheduled, most likely, and held back by the hang." if known
+                               else ": in a parallel run a test counts as started when it is scheduled, so a long "
+                               "list means the cooperative pool's threads are blocked."))
+        if session is not None and stacks is None:
+            out.append("  (no thread stacks: gdb is not installed, or could not read the test binary)")
+    sys.stderr.write("\n" + "\n".join(out) + "\n")  # the test output may stop mid-line
     sys.stderr.flush()
 
 
@@ -199,15 +284,13 @@ def main():
         try:
             status = process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            report(read_events(events),
-                   f"swift-test-deadline: the tests ran past their deadline of {seconds:g} s; stopping them.")
+            report(f"swift-test-deadline: the tests ran past their deadline of {seconds:g} s; stopping them.",
+                   read_events(events), session=process.pid)
             stop_session(process)
             return 124
-        if status != 0:
-            lines, _ = unfinished_tests(read_events(events))
-            if lines:
-                report(read_events(events), f"swift-test-deadline: the tests failed (exit status {status}) "
-                                            "while these were running:")
+        if status != 0 and unfinished_tests(read_events(events))[0]:
+            report(f"swift-test-deadline: the tests failed (exit status {status}) while these were running:",
+                   read_events(events))
         return status if status >= 0 else 128 - status
     finally:
         stop_session(process)  # nothing the command started outlives it
