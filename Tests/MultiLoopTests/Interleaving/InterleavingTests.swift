@@ -6,7 +6,7 @@ import Testing
 ///
 /// Serialized: the checker installs a process-wide hook (threads it does not control pass
 /// through it untouched, so the suites beside this one run as usual).
-@Suite("Interleaving checker", .serialized)
+@Suite("Interleaving checker", .serialized, .timeLimit(.minutes(5)))
 struct InterleavingTests {
     // MARK: The checker itself
 
