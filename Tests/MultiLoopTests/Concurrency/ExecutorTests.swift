@@ -141,8 +141,11 @@ struct ExecutorTests {
 @Suite("Task.sleep on the loop's timers (SchedulingExecutor)", .timeLimit(.minutes(5)))
 struct SchedulingExecutorTests {
     @Test("Task.sleep in a loop task is one of the loop's timers, and the task resumes on the loop")
-    func taskSleepUsesTheLoopsTimers() throws {
-        let (heapDuringSleep, onLoop) = try run { () async throws -> (Int, Bool) in
+    func taskSleepUsesTheLoopsTimers() async throws {
+        // `run` blocks its thread for the loop's life: a thread of our own, not one of the two of
+        // Swift's global pool (the loop's wake-up needs nothing from the pool, but a blocked pool
+        // thread here would leave the other suites one thread).
+        let (heapDuringSleep, onLoop) = try await offThePool { Result { try run { () async throws -> (Int, Bool) in
             let loop = try getRunningLoop()
             let sleeper = loop.createTask { () async throws -> Bool in
                 try await Task.sleep(for: .milliseconds(20))
@@ -151,14 +154,14 @@ struct SchedulingExecutorTests {
             try await sleep(0.005)
             let heap = loop.timers.count  // this task runs on the loop thread
             return (heap, try await sleeper.value)
-        }
+        } } }.get()
         #expect(heapDuringSleep == 1)
         #expect(onLoop)
     }
 
     @Test("a cancelled Task.sleep in a loop task throws; the loop still runs its wake-up job later")
-    func cancelledTaskSleep() throws {
-        let cancelled = try run { () async throws -> Bool in
+    func cancelledTaskSleep() async throws {
+        let cancelled = try await offThePool { Result { try run { () async throws -> Bool in
             let loop = try getRunningLoop()
             let sleeper = loop.createTask { try await Task.sleep(for: .milliseconds(30)) }
             try await sleep(0.002)
@@ -166,7 +169,7 @@ struct SchedulingExecutorTests {
             await sleeper.waitUntilDone()
             try await sleep(0.05)  // the wake-up job of the cancelled sleep runs meanwhile
             return sleeper.isCancelled
-        }
+        } } }.get()
         #expect(cancelled)
     }
 }
