@@ -1,4 +1,8 @@
 import Testing
+import CMultiLoopSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import MultiLoop
 
 @Suite("Wake-ups and statistics", .timeLimit(.minutes(5)))
@@ -55,6 +59,48 @@ struct WakeupTests {
         let stats = loop.statistics
         #expect(stats.callbacksRun == 40_202)
         #expect(stats.inboxPushes == 40_202)
+    }
+
+    /// A thread's first submission registers its lane through the inbox, replacing SLEEPING:
+    /// that push, not the lane's, owes the eventfd write. A fresh thread per round, so that each
+    /// round is a registration. Bounded waits: a loop that is not woken fails the test in
+    /// seconds (and the test then wakes it itself, so that it can stop it).
+    @Test("a thread's first submission wakes a loop asleep with no timer (the registration's eventfd write)")
+    func registrationWakesSleepingLoop() async throws {
+        let problems = await offThePool { () -> [String] in
+            guard let loop = try? EventLoop(spinBeforeSleep: .zero) else { return ["no loop"] }
+            let thread = JoinableThread { try! loop.runForever() }
+            var problems: [String] = []
+            for round in 0..<20 {
+                guard Self.waitUntil(seconds: 5, { ml_load_acquire(loop.inbox.head) == InboxTag.sleeping }) else {
+                    problems.append("round \(round): the loop never went to sleep")
+                    break
+                }
+                let ran = FutureTesting.Event()
+                JoinableThread { try! loop.callSoonThreadsafe { ran.signal() } }.join()
+                if !ran.wait(seconds: 5) {
+                    problems.append("round \(round): a new thread's callback did not run within 5 s (the loop slept on)")
+                    loop.wakeUp()
+                    _ = ran.wait(seconds: 5)
+                    break
+                }
+            }
+            loop.stop()
+            loop.wakeUp()  // a spurious wake-up at worst; ends the sleep should stop()'s have been lost
+            thread.join()
+            _ = try? loop.close()
+            return problems
+        }
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    private static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = ml_monotonic_ns() + Int64(seconds * 1e9)
+        while !condition() {
+            if ml_monotonic_ns() > deadline { return false }
+            sched_yield()
+        }
+        return true
     }
 
     @Test("statistics are readable from any thread while the loop runs")
