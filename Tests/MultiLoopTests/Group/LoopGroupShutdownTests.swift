@@ -225,6 +225,50 @@ struct LoopGroupShutdownTests {
         #expect(group.statistics.total.tasksCreated == group.statistics.total.tasksFinished)
     }
 
+    /// Exact, with no race to win: the cancelled task's clean-up waits 0.2 s on its loop, so a
+    /// shutdown that did not wait for the task (or for the threads) returns before it, a second
+    /// call made meanwhile finds the first one running, and a loop left open still takes a push
+    /// through a lane this thread registered before.
+    @Test("shutdown waits for a slow clean-up and closes every loop; a second call made meanwhile waits for the same report")
+    func shutdownWaitsForSlowCleanup() throws {
+        let group = try LoopGroup(loops: 2, name: "slow")
+        let started = StressFlag()
+        let cleanup = Locked<String?>(nil)
+        _ = try group.submitTask(to: 0) { () async throws -> Int in
+            started.set()
+            do {
+                try await MultiLoop.sleep(3_600)
+            } catch {
+                // Cancelled: a clean-up that needs its loop for another 0.2 s.
+                let late = try getRunningLoop().schedule(after: 0.2) { 7 }
+                let value = try? await late.valueIgnoringCancellation()
+                cleanup.withLock { $0 = value == 7 ? "finished" : "cut short" }
+                throw error
+            }
+            return 0
+        }
+        try group.loops[1].execute {}  // this thread's lane into loop 1
+        while !started.isSet { sched_yield() }
+        let second = Locked<LoopGroupShutdownReport?>(nil)
+        let secondFoundItDone = Locked(false)
+        let secondCaller = JoinableThread {
+            while group.isAcceptingWork { sched_yield() }  // the first call has begun
+            let report = try? group.shutdownGracefully()
+            let done = group.isShutDown && group.loops.allSatisfy { $0.isClosed }
+            secondFoundItDone.withLock { $0 = done }
+            second.withLock { $0 = report }
+        }
+        let report = try group.shutdownGracefully()
+        #expect(cleanup.value == "finished", "the clean-up, when shutdown returned: \(cleanup.value ?? "not done")")
+        #expect(report.tasksCancelled == 1 && report.tasksAbandoned == 0, "\(report)")
+        let allClosed = group.loops.allSatisfy { $0.isClosed }
+        #expect(allClosed, "every loop is closed when shutdown returns")
+        #expect(throws: EventLoopError.closed) { try group.loops[1].execute {} }
+        secondCaller.join()
+        #expect(second.value == report, "the second call returned \(second.value.map { "\($0)" } ?? "nothing")")
+        #expect(secondFoundItDone.value, "the second call returned before the shutdown was complete")
+    }
+
     @Test("timers not yet due are cancelled at shutdown: their futures fail with .closed")
     func timersAtShutdown() throws {
         let group = try LoopGroup(loops: 2, name: "tmr")
