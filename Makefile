@@ -18,7 +18,7 @@ ASAN_ENV := ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" \
 	LSAN_OPTIONS="suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=1"
 
 .PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke demo stress bench bench-check \
-	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static clean
+	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean
 
 all: build
 
@@ -82,6 +82,12 @@ scaling-smoke: deps
 
 test: deps build unit-tests model cli-tests scaling-smoke tsan-tests
 	@echo "make test: all checks passed"
+
+# Seeded bugs (Tests/Mutants/mutants.txt), one at a time, in a copy of the tree
+# (.build-mutants): each must fail its tests by an assertion within seconds. Not part of `make
+# test` (about 30 minutes on 2 cores). `make mutants MUTANTS=id1,id2` runs a subset.
+mutants: deps
+	python3 .ci/mutants.py $(if $(MUTANTS),--only $(MUTANTS))
 
 demo: deps
 	$(SWIFT) run -c release multiloop demo
@@ -147,4 +153,4 @@ scaling-static: deps
 	cp $(SCALING_DIR)/static/release/multiloop-scaling $(SCALING_DIR)/multiloop-scaling
 
 clean:
-	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) .build-python
+	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) .build-python .build-mutants
