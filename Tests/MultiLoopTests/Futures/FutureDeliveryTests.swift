@@ -12,7 +12,7 @@ import Glibc
 /// expectation, never a hang (a test then releases what it can, so that its loop can close).
 /// asyncio: test_futures' test_callbacks_invoked_on_set_result, test_tasks' test_cancel_yield
 /// and test_cancellation_broadcast.
-@Suite("Future delivery within seconds")
+@Suite("Future delivery within seconds", .timeLimit(.minutes(5)))
 struct FutureDeliveryTests {
     typealias Event = FutureTesting.Event
     typealias LoopThread = FutureTesting.LoopThread

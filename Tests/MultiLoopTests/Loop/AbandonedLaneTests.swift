@@ -35,7 +35,7 @@ private final class Token: @unchecked Sendable {
     deinit { if !ran { lost.add() } }
 }
 
-@Suite("Abandoned lanes")
+@Suite("Abandoned lanes", .timeLimit(.minutes(5)))
 struct AbandonedLaneTests {
     /// The race of `drainLanes`: the loop drains a lane and finds it empty; its producer then
     /// pushes one last item and abandons the lane (its thread exits); the loop sees the abandon.

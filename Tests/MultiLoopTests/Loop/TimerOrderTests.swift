@@ -6,7 +6,7 @@ import Testing
 /// early, and the cancelled count a rebuild leaves. asyncio's timers (a heapq of TimerHandles):
 /// test_base_events' test__run_once and test_call_later; MultiLoop also fixes the order of equal
 /// deadlines, which asyncio leaves unspecified.
-@Suite("Timer order and deadlines")
+@Suite("Timer order and deadlines", .timeLimit(.minutes(5)))
 struct TimerOrderTests {
     @Test("timers with equal deadlines fire in the order they reached the loop, from another thread and from the loop")
     func equalDeadlinesFireInOrder() throws {
