@@ -20,6 +20,19 @@ struct CloseTests {
         #expect(loop.isClosed)
     }
 
+    /// No wait at all: `close()` tells each pending timer's waiter before it returns, on the
+    /// closing thread (a task in `sleep` resumes later, on another executor; a future is
+    /// completed at once).
+    @Test("close() fails the future of a pending schedule(after:) with .closed before it returns")
+    func closeFailsPendingScheduledFutures() throws {
+        let loop = try EventLoop()
+        let pending = try loop.schedule(after: 3_600) { 1 }
+        let report = try loop.close()
+        #expect(report.timersCancelled == 1)
+        #expect(pending.isDone, "close() returned and the future still waits for a timer that will never fire")
+        #expect(throws: EventLoopError.closed) { try pending.result() }
+    }
+
     @Test("close() is idempotent")
     func closeIsIdempotent() throws {
         let loop = try EventLoop()
