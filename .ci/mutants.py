@@ -302,7 +302,7 @@ def main():
                 count = tests_run(output)
                 if status is None:
                     verdict, detail = "TIMEOUT", f"killed at the {args.deadline:.0f} s deadline"
-                elif re.search(r"time limit", output, re.IGNORECASE) and status != 0:
+                elif "Time limit was exceeded" in output and status != 0:
                     verdict, detail = "TIMEOUT", "a test's time limit ended it"
                 elif status == 0 and count == 0:
                     verdict, detail = "NO-TESTS", f"no test matches {entry['filter']!r}"
