@@ -85,7 +85,7 @@ test: deps build unit-tests model cli-tests scaling-smoke tsan-tests
 
 # Seeded bugs (Tests/Mutants/mutants.txt), one at a time, in a copy of the tree
 # (.build-mutants): each must fail its tests by an assertion within seconds. Not part of `make
-# test` (about 30 minutes on 2 cores). `make mutants MUTANTS=id1,id2` runs a subset.
+# test` (2-4 minutes on 2 cores, warm). `make mutants MUTANTS=id1,id2` runs a subset.
 mutants: deps
 	python3 .ci/mutants.py $(if $(MUTANTS),--only $(MUTANTS))
 
