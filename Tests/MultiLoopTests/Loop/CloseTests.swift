@@ -85,6 +85,32 @@ struct CloseTests {
         #expect(!loop.isRunning)
     }
 
+    /// One thread, so the lane is certainly the same before and after: a lane registered before
+    /// close must refuse what is pushed after (not accept it into a loop that will never run it).
+    @Test("a thread whose lane was registered before close gets .closed after it, from that lane")
+    func laneRegisteredBeforeCloseRefuses() async {
+        let outcome = await offThePool { () -> String? in
+            do {
+                let loop = try EventLoop()
+                let ran = Locked(0)
+                try loop.execute { ran.withLock { $0 += 1 } }  // registers this thread's lane
+                let report = try loop.close()
+                guard report.callbacksRun == 1, ran.value == 1 else { return "close ran \(report.callbacksRun)" }
+                do {
+                    try loop.execute { ran.withLock { $0 += 1 } }
+                    return "a push through the lane registered before close was accepted after it"
+                } catch EventLoopError.closed {
+                    return nil
+                } catch {
+                    return "unexpected \(error)"
+                }
+            } catch {
+                return "setting up threw \(error)"
+            }
+        }
+        #expect(outcome == nil, "\(outcome ?? "")")
+    }
+
     @Test("a callback run by close() cannot schedule more work: it gets .closed")
     func finalBatchCannotSchedule() throws {
         let loop = try EventLoop()
