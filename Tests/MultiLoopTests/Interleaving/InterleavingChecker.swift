@@ -152,7 +152,7 @@ final class InterleavingChecker: @unchecked Sendable {
     /// The exploring thread waits on `condition`; controlled thread `i` waits for its turn on
     /// `turns[i]` (one wake-up per switch, not one per thread).
     private var condition = pthread_cond_t()
-    private var turns = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 0)
+    private var turns: UnsafeMutablePointer<pthread_cond_t>! = nil  // allocated by each run
     private var states: [ThreadState] = []
     private var running = -1
     private var depth = 0
