@@ -101,14 +101,6 @@ final class FutureCompletionScenario: InterleavingScenario, @unchecked Sendable 
                 found.append("the callback saw \(callbackSaw ?? "nothing"), expected \(expected)")
             }
         }
-        do {
-            let report = try loop.close()
-            if report.callbacksRun != 0 {
-                found.append("close ran \(report.callbacksRun) callback(s) that the run should have run")
-            }
-        } catch {
-            found.append("close after the run threw \(error)")
-        }
-        return found
+        return found + closeFindingNothingLeft(loop)
     }
 }

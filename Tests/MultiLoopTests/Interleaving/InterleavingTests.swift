@@ -52,92 +52,63 @@ struct InterleavingTests {
 
     // MARK: The real protocol
 
+    /// Explores every schedule of `make()`'s scenario within the bound, off Swift's pool, and
+    /// expects none to fail, the search to run out of schedules, and more than 100 of them (a
+    /// scenario that explores almost nothing checks almost nothing).
+    private func expectEveryScheduleHolds(preemptionBound: Int,
+                                          _ make: @escaping @Sendable () -> InterleavingScenario,
+                                          sourceLocation: SourceLocation = #_sourceLocation) async {
+        let report = await offThePool { InterleavingChecker(preemptionBound: preemptionBound).explore(make) }
+        #expect(report.failure == nil, "\(report.failure ?? "")", sourceLocation: sourceLocation)
+        #expect(report.exhausted, sourceLocation: sourceLocation)
+        #expect(report.schedules > 100, "\(report.schedules) schedules", sourceLocation: sourceLocation)
+    }
+
     /// Two producers, two callbacks each, against a loop that sleeps whenever it finds nothing:
     /// registration racing the sleep, the Dekker pair of push and sleep, the claim of the
     /// wake-up, abandon racing the drain. Every schedule with at most two preemptions.
     @Test("lanes, registration, sleep, wake-up and abandon: 2 producers x 2 callbacks, 2 preemptions")
     func twoProducers() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 2).explore {
-                LaneProtocolScenario(producers: 2, itemsPerProducer: 2)
-            }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 2) { LaneProtocolScenario(producers: 2, itemsPerProducer: 2) }
     }
 
     /// Three producers, one callback each: three registrations racing one another and the sleep.
     @Test("three producers registering at once: 3 x 1 callback, 1 preemption")
     func threeProducers() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 1).explore {
-                LaneProtocolScenario(producers: 3, itemsPerProducer: 1)
-            }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 1) { LaneProtocolScenario(producers: 3, itemsPerProducer: 1) }
     }
 
     /// The loop stops after one callback and its thread closes it while two producers push:
     /// each push is refused or runs, never lost.
     @Test("close while producers push loses nothing: 2 x 2 callbacks, 2 preemptions")
     func closeWhilePushing() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 2).explore {
-                LaneProtocolScenario(producers: 2, itemsPerProducer: 2, closeAfter: 1)
-            }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 2) { LaneProtocolScenario(producers: 2, itemsPerProducer: 2, closeAfter: 1) }
     }
 
     /// A future completed on one thread while another registers a done callback on a sleeping
     /// loop: the callback runs exactly once, with the result.
     @Test("future completion racing a done callback's registration: 2 preemptions")
     func completionAndCallback() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 2).explore { FutureCompletionScenario(.completeAndCallback) }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 2) { FutureCompletionScenario(.completeAndCallback) }
     }
 
     /// The same with a cancel racing the completion: one of them wins, the callback sees it.
     @Test("completion, cancel and a done callback's registration at once: 1 preemption")
     func completionCancelAndCallback() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 1).explore { FutureCompletionScenario(.completeCancelAndCallback) }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 1) { FutureCompletionScenario(.completeCancelAndCallback) }
     }
 
     /// A done callback removed while the future completes: removed, it never runs; not removed,
     /// it runs exactly once.
     @Test("removing a done callback while the future completes: 2 preemptions")
     func removalRacingCompletion() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 2).explore { FutureCompletionScenario(.removeRacingCompletion) }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 2) { FutureCompletionScenario(.removeRacingCompletion) }
     }
 
     /// Timers cancelled by their scheduling thread while in its lane, in the heap, or running.
     @Test("timers cancelled in transit, in the heap or while running: 3 timers, 2 preemptions")
     func timerCancellation() async {
-        let report = await offThePool {
-            InterleavingChecker(preemptionBound: 2).explore { TimerCancelScenario(timers: 3) }
-        }
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        #expect(report.exhausted)
-        #expect(report.schedules > 100, "\(report.schedules) schedules")
+        await expectEveryScheduleHolds(preemptionBound: 2) { TimerCancelScenario(timers: 3) }
     }
 }
 

@@ -118,16 +118,19 @@ final class LaneProtocolScenario: InterleavingScenario, @unchecked Sendable {
                 found.append("producer \(producer): \(refused[producer]) refused by a loop that was not closed")
             }
         }
-        if !closedDuringRun {
-            do {
-                let report = try loop.close()
-                if report.callbacksRun != 0 {
-                    found.append("close ran \(report.callbacksRun) callback(s) that the run should have run")
-                }
-            } catch {
-                found.append("close after the run threw \(error)")
-            }
-        }
+        if !closedDuringRun { found += closeFindingNothingLeft(loop) }
         return found
+    }
+}
+
+/// Closes a scenario's loop after a run that ended without closing it: close must find nothing
+/// the run should have run. Returns what went wrong (empty: nothing).
+func closeFindingNothingLeft(_ loop: EventLoop) -> [String] {
+    do {
+        let report = try loop.close()
+        return report.callbacksRun == 0 ? []
+            : ["close ran \(report.callbacksRun) callback(s) that the run should have run"]
+    } catch {
+        return ["close after the run threw \(error)"]
     }
 }
