@@ -31,8 +31,25 @@ extension Future {
     /// The slow path of `value`: waits in the future's own slot if it is free, else in a node.
     /// Inlinable, like `complete`, to be specialized for the caller's `Value`. Without
     /// `cancellable`, a cancel of the waiting task does not end the wait (for clean-up).
+    ///
+    /// With `retrieving`, an error of the future that ends the wait marks it retrieved
+    /// (`Future+Retrieval.swift`). A task awaiting itself is refused at once
+    /// (`LoopTaskError.awaitsItself`): it would wait forever.
     @inlinable
-    final func suspendUntilDone(cancellable: Bool = true) async throws -> Value {
+    final func suspendUntilDone(cancellable: Bool = true, retrieving: Bool = true) async throws -> Value {
+        if isTask { try refuseAwaitFromOwnBody() }
+        guard retrieving else { return try await suspend(cancellable: cancellable) }
+        do {
+            return try await suspend(cancellable: cancellable)
+        } catch {
+            noteAwaited(error)
+            throw error
+        }
+    }
+
+    /// `suspendUntilDone` without its checks.
+    @inlinable
+    final func suspend(cancellable: Bool) async throws -> Value {
         if hasNoRegistrations && AwaiterWord.reserve(awaiterWord) {
             guard cancellable else { return try await suspendInSlot() }
             return try await withTaskCancellationHandler {
@@ -52,7 +69,7 @@ extension Future {
     @usableFromInline
     final func waitInNode(cancellable: Bool) async throws -> Value {
         let node = AwaitNode<Value>()
-        guard register(node) else { return try result() }  // done meanwhile
+        guard register(node) else { return try storedOutcome() }  // done meanwhile
         return try await node.wait(for: self, cancellable: cancellable)
     }
 
@@ -65,7 +82,7 @@ extension Future {
             case AwaiterWord.reserved:
                 return  // published: the completer or the canceller resumes it
             case AwaiterWord.done:
-                continuation.resume(with: Result { try result() })
+                continuation.resume(with: Result { try storedOutcome() })
             default:  // cancelled before it was published
                 AwaiterWord.release(awaiterWord)
                 continuation.resume(throwing: CancellationError())
@@ -110,7 +127,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
             case AwaiterWord.done:
                 // The completer found RESERVED and left the outcome to us.
                 self.continuation = nil
-                continuation.resume(with: Result { try future.result() })
+                continuation.resume(with: Result { try future.storedOutcome() })
             default:
                 self.continuation = nil
                 continuation.resume(throwing: CancellationError())
@@ -121,7 +138,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
     override func futureDidComplete(_ future: AnyObject) {
         if AwaiterWord.complete(stateWord), let continuation = continuation.take() {
             let future = unsafeDowncast(future, to: Future<Value>.self)
-            continuation.resume(with: Result { try future.result() })
+            continuation.resume(with: Result { try future.storedOutcome() })
         }
     }
 }

@@ -76,6 +76,7 @@ private func gatherOutcomes(_ children: [GatherChild], failFast: Bool) async thr
             remaining.value -= 1
             if let error, failFast, !all.isDone {
                 _ = try? all.setException(error)
+                all.markRetrieved()  // internal: a gather cancelled meanwhile never reads it
                 for other in children { other.task.cancel() }
             } else if remaining.value == 0, !all.isDone {
                 _ = try? all.setResult(())
@@ -155,8 +156,14 @@ final class GatherWaiter<Value: Sendable>: FutureNode, @unchecked Sendable {
 
     /// One task is done (on its completing thread, or the registering one).
     override func futureDidComplete(_ future: AnyObject) {
-        if failFast, !all.isDone, let error = unsafeDowncast(future, to: Future<Value>.self).storedError {
-            _ = try? all.setException(error)
+        let task = unsafeDowncast(future, to: Future<Value>.self)
+        if let error = task.storedError {
+            // The gather answers for every child's error (asyncio's gather retrieves them all),
+            // the first by throwing it, the others by design (they are the rest of a failure).
+            task.markRetrieved()
+            if failFast, !all.isDone, (try? all.setException(error)) != nil {
+                all.markRetrieved()  // internal: a gather cancelled meanwhile never reads it
+            }
         }
         // acq_rel: the last one down sees every other task's outcome published.
         if ml_fetch_add_full(stateWord, -1) == 1 {

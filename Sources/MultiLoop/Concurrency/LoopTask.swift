@@ -8,61 +8,140 @@ import CMultiLoopSystem
 /// `addDoneCallback`, and `try await task.value`. It runs on its loop's thread (the loop is its
 /// `TaskExecutor`), and so do the child tasks it creates with `async let` or a task group.
 ///
-/// `cancel()` requests cancellation (Swift's cooperative cancellation): the task sees it at its
-/// next cancellation-aware suspension (`sleep`, awaiting a future or a task, `Lock.acquire`...),
-/// which throws `CancellationError`. A task that catches that error and goes on stays alive, as in
-/// asyncio. A task that ends by throwing `CancellationError` (or `CancelledError`) is cancelled:
-/// its `result()` throws `CancelledError`.
+/// ## Cancellation
+/// `cancel(message:)` (also through the task's future: `task.future.cancel()` is the same call,
+/// the task being its own future) requests cancellation of the body, with Swift's cooperative
+/// cancellation: the body sees it at its next cancellation-aware suspension (`sleep`, awaiting a
+/// future or a task, `Lock.acquire`...), which throws `CancellationError`. The task is done, and
+/// `isCancelled`, only once the body has ended: with `CancellationError` (or `CancelledError`)
+/// it is cancelled, and its `result()` throws `CancelledError` carrying the last message given to
+/// `cancel(message:)`; a body that catches the error and returns a value or throws another error
+/// ends that way instead, as in asyncio. A task cancelled before its body started never runs
+/// the body (asyncio: the coroutine never starts).
+///
+/// `cancelling()` counts the cancel requests not withdrawn by `uncancel()` (asyncio 3.11). Unlike
+/// asyncio's, a withdrawn request does not make the task uncancelled: Swift's cancellation flag
+/// cannot be cleared, so every later cancellation-aware wait of the body still throws.
+///
+/// ## Errors nobody reads
+/// A task that ends with an error that is never retrieved (no `result()`, `exception()`,
+/// `await`, `gather`...) is reported to its loop's exception handler, with its name and where it
+/// was created: "Task exception was never retrieved" (see `Future+Retrieval.swift`).
 public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable {
     // One object per task: the future (the superclass), the task's bookkeeping (name, the Swift
-    // task, its place in the loop's task list) and, while the task runs, its operation.
-    // `operation` is written by `init` and taken by the task's body, on the loop thread, before
-    // anyone else can see it; `swiftTask` is written once by `startTask` before the task is
-    // handed to anyone (its registration in the task list is under the list's lock); `liveIndex`
-    // is guarded by the loop's `taskLock`.
+    // task, its place in the loop's task list, its cancel requests) and, while the task runs, its
+    // operation.
+    // - `operation` is written by `init` and taken by the body, on the loop thread.
+    // - `swiftTask`, `givenName`, `cancelRequests`, `cancelMessage` and `liveIndex` are guarded
+    //   by the loop's `taskLock` (`swiftTask` is written once, by `start`, under it: the body may
+    //   run, and cancel itself, before `start` has stored it; see `cancel(message:)`).
     @usableFromInline @exclusivity(unchecked) var operation: (@Sendable () async throws -> Value)?
-    /// The name given to `createTask`, or nil: then `name` is "Task-<number>" (formatted only
-    /// when asked for).
-    @usableFromInline let givenName: String?
+    /// The name given to `createTask` or `setName`, or nil: then `name` is "Task-<number>"
+    /// (formatted only when asked for).
+    @usableFromInline @exclusivity(unchecked) var givenName: String?
     @usableFromInline let number: Int
+    /// Where `createTask` was called (for reports).
+    @usableFromInline let createdAt: CallbackLocation
     /// A future made before the task (a loop group's `submitTask`), settled with the same
-    /// outcome.
+    /// outcome; it, not the task, answers for an error nobody retrieves.
     @usableFromInline let alsoSettles: Future<Value>?
     @usableFromInline @exclusivity(unchecked) var swiftTask: Task<Void, Never>?
-    /// The task's index in its loop's `liveTasks`, -1 when not there. Guarded by `taskLock`.
+    /// The task's index in its loop's `liveTasks`, -1 when not there.
     @usableFromInline @exclusivity(unchecked) var liveIndex = -1
+    /// asyncio's `_num_cancels_requested`: `cancel` adds one, `uncancel` takes one back.
+    @exclusivity(unchecked) var cancelRequests = 0
+    /// The message of the last `cancel(message:)`, for the `CancelledError` the task ends with.
+    @exclusivity(unchecked) var requestedCancelMessage: String?
 
     @inlinable
-    init(loop: EventLoop, name: String?, number: Int, alsoSettles: Future<Value>?,
+    init(loop: EventLoop, name: String?, number: Int, createdAt: CallbackLocation, alsoSettles: Future<Value>?,
          operation: @escaping @Sendable () async throws -> Value) {
         self.operation = operation
         self.givenName = name
         self.number = number
+        self.createdAt = createdAt
         self.alsoSettles = alsoSettles
-        super.init(loop: loop)
+        super.init(loop: loop, isTask: true)
+    }
+
+    deinit {
+        // Here, not in `Future`'s deinit: by then this object's own properties (the name) are gone.
+        if outcomeKind == .error { reportIfNeverRetrieved(atDeallocation: true) }
     }
 
     /// The future that holds the task's outcome: the task itself (asyncio's `Task` is a
     /// `Future`).
     public var future: Future<Value> { self }
 
-    /// The task's name (asyncio: `get_name()`); "Task-N" unless one was given.
-    public var name: String { givenName ?? "Task-\(number)" }
+    /// The task's name (asyncio: `get_name()`): the one given to `createTask` or `setName`,
+    /// else "Task-N". Any thread.
+    public var name: String {
+        let given = loop.taskLock.withLock { givenName }
+        return given ?? "Task-\(number)"
+    }
 
-    /// Requests cancellation. Returns false if the task is already done. asyncio: `cancel()`.
+    /// Renames the task. asyncio: `set_name(value)`. Any thread.
+    public func setName(_ name: String) {
+        loop.taskLock.withLock { givenName = name }
+    }
+
+    /// Requests cancellation of the task's body; returns false if the task is already done.
+    /// asyncio: `task.cancel(msg)`. Any thread, any number of times (each call counts: see
+    /// `cancelling()`).
     ///
-    /// This cancels the task's body (Swift's cooperative cancellation); the task is done, and
-    /// `isCancelled`, only once the body has ended with `CancellationError`. `future.cancel()`
-    /// (the `Future` method) instead completes the future as cancelled at once.
+    /// The body sees `CancellationError` at its next cancellation-aware suspension; the task is
+    /// done only once the body has ended (see the type's documentation). `message` (the last
+    /// one given wins, as in asyncio) is carried by the `CancelledError` that `result()` and
+    /// awaiting the task throw if the body ends cancelled, and is what `cancelMessage` and
+    /// `CancellationError.message` answer inside the body.
+    ///
+    /// Calling it from the task's own body is fine (asyncio allows it too).
     @discardableResult
-    public func cancel() -> Bool {
+    public override func cancel(message: String? = nil) -> Bool {
         if isDone { return false }
-        swiftTask?.cancel()
+        let target = loop.taskLock.withLock { () -> Task<Void, Never>? in
+            cancelRequests += 1
+            requestedCancelMessage = message
+            return swiftTask
+        }
+        if let target {
+            target.cancel()
+        } else if CurrentLoopTask.task === self {
+            // The body cancels itself before `start` stored its Swift task (an eager task's
+            // first steps): cancel the task we are running in; `start` cancels it too.
+            withUnsafeCurrentTask { $0?.cancel() }
+        }
         return true
     }
 
+    /// The number of cancel requests not withdrawn by `uncancel()`. asyncio: `cancelling()`.
+    public func cancelling() -> Int {
+        loop.taskLock.withLock { cancelRequests }
+    }
+
+    /// Withdraws one cancel request and returns how many remain. asyncio: `uncancel()`.
+    ///
+    /// Used by a scope that cancelled its task for its own purpose (a timeout) to tell, at its
+    /// exit, whether anyone else asked for cancellation too. Not guaranteed (unlike asyncio):
+    /// the body is still cancelled for Swift, whose cancellation cannot be withdrawn.
+    @discardableResult
+    public func uncancel() -> Int {
+        loop.taskLock.withLock {
+            if cancelRequests > 0 { cancelRequests -= 1 }
+            return cancelRequests
+        }
+    }
+
+    /// The message of the last `cancel(message:)`, or nil.
+    public var cancelMessage: String? {
+        loop.taskLock.withLock { requestedCancelMessage }
+    }
+
     /// Whether cancellation was requested (the task may still be running).
-    public var isCancellationRequested: Bool { swiftTask?.isCancelled ?? false }
+    public var isCancellationRequested: Bool {
+        let requested = loop.taskLock.withLock { cancelRequests > 0 || (swiftTask?.isCancelled ?? false) }
+        return requested
+    }
 
     /// Registers a callback to run once the task is done, with the task as its argument.
     /// asyncio: `add_done_callback`. See `Future.addDoneCallback`.
@@ -78,179 +157,81 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
         "<Task \(name) \(isDone ? super.description : "pending")>"
     }
 
-    /// The task's body: runs the operation, settles the task (and `alsoSettles`), and leaves
-    /// the loop's task list. The operation is dropped before the task settles, so its captures
-    /// are released as soon as it returns.
+    override func neverRetrievedContext(_ error: any Error) -> EventLoopErrorContext {
+        EventLoopErrorContext(message: "Task exception was never retrieved", error: error,
+                              location: createdAt.description, taskName: givenName ?? "Task-\(number)")
+    }
+
+    /// The task's body: runs the operation (unless the task was cancelled before it started),
+    /// settles the task (and `alsoSettles`), and leaves the loop's task list. The operation is
+    /// dropped before the task settles, so its captures are released as soon as it returns.
     @inlinable
     final func run() async {
         guard let operation = operation.take() else { return }
         let outcome: Result<Value, any Error>
-        do {
-            outcome = .success(try await operation())
-        } catch {
-            outcome = .failure(error)
+        if Task.isCancelled {
+            outcome = .failure(CancellationError())
+        } else {
+            do {
+                outcome = .success(try await CurrentLoopTask.binding.withValue(self) { try await operation() })
+            } catch {
+                outcome = .failure(error)
+            }
         }
-        settle(with: outcome)
-        alsoSettles?.settle(with: outcome)
+        finish(with: outcome)
+    }
+
+    /// Settles the task with the body's outcome; out of line, as everything after the body.
+    @usableFromInline
+    final func finish(with outcome: Result<Value, any Error>) {
+        if alsoSettles != nil { markRetrieved() }
+        settle(with: outcome, cancelMessage: { self.cancelMessage })
+        alsoSettles?.settle(with: outcome, cancelMessage: { self.cancelMessage })
         loop.unregisterTask(self)
         loop.countTaskFinished()
     }
 
     /// Starts the Swift task that runs the body, on `loop` (its executor preference): inline
-    /// until its first suspension with `eager` (the caller is on the loop's thread).
+    /// until its first suspension with `eager` (the caller is on the loop's thread). Then, under
+    /// the task lock, stores it, enters the loop's task list (unless already done) and passes
+    /// on a cancel that came first.
     @inlinable
     final func start(eager: Bool) {
         // The closures capture the task alone: the context is the task object itself. Written
         // inline in each call, not shared through a variable: a closure value converted to the
         // initializer's parameter type costs a thunk and its context, an allocation per task.
+        let task: Task<Void, Never>
         if eager {
-            swiftTask = Task.immediate(executorPreference: loop) { [self] in await run() }
+            task = Task.immediate(executorPreference: loop) { [self] in await run() }
         } else {
-            swiftTask = Task(executorPreference: loop) { [self] in await run() }
+            task = Task(executorPreference: loop) { [self] in await run() }
         }
+        if loop.attach(task, to: self) { task.cancel() }
     }
 }
-
-extension EventLoop {
-    /// Starts `operation` as a task of this loop. asyncio: `loop.create_task(coro, name=)`.
-    ///
-    /// Callable from any thread. The task runs on the loop's thread: in the loop's next
-    /// iteration, or, with `eager` and when called on the loop's thread, at once until its first
-    /// suspension (asyncio 3.12's eager task factory; from another thread `eager` is ignored).
-    /// The loop keeps the task until it is done (`allTasks()`).
-    ///
-    /// A task started on a loop that is closed cannot run there; it runs on Swift's global
-    /// executor instead and the exception handler is told (see the executor conformance).
-    ///
-    /// Inlinable, with the task's body, so that both are specialized for `Value` in the caller.
-    @inlinable @discardableResult
-    public func createTask<Value: Sendable>(name: String? = nil, eager: Bool = false,
-                                            _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
-        startTask(settling: nil, name: name, eager: eager, operation)
-    }
-
-    /// `createTask`, also settling `future`, made by the caller (a loop group hands out the
-    /// future before the task exists).
-    @inlinable @discardableResult
-    func startTask<Value: Sendable>(settling future: Future<Value>?, name: String? = nil, eager: Bool = false,
-                                    _ operation: @escaping @Sendable () async throws -> Value) -> LoopTask<Value> {
-        let task = LoopTask(loop: self, name: name, number: name == nil ? nextTaskNumber() : 0,
-                            alsoSettles: future, operation: operation)
-        countTaskCreated()
-        task.start(eager: eager && isOnLoopThread)
-        registerTask(task)
-        return task
-    }
-
-    /// Makes a cancel of `future` from outside (by whoever was handed it) cancel `task`: a done
-    /// callback on the task's loop.
-    ///
-    /// - Throws: `EventLoopError.closed` if that loop is closed.
-    func cancelTask<Value>(_ task: LoopTask<Value>, whenCancelled future: Future<Value>) throws(EventLoopError) {
-        try future.addDoneCallback(on: self) { future in
-            if future.isCancelled { task.swiftTask?.cancel() }
-        }
-    }
-
-    /// The tasks of this loop that are not done yet. asyncio: `asyncio.all_tasks(loop)`.
-    public func allTasks() -> [any CancellableLoopTask] {
-        taskLock.withLock { liveTasks.map { $0 } }
-    }
-
-    /// Adds a task to the list of live tasks, unless it is already done (eager, or run at once
-    /// by the loop thread while another thread created it): the lock orders this check with the
-    /// body's `unregisterTask`.
-    @usableFromInline
-    func registerTask(_ task: any LiveLoopTask) {
-        taskLock.withLock {
-            guard !task.isDone else { return }
-            task.liveIndex = liveTasks.count
-            liveTasks.append(task)
-        }
-    }
-
-    /// Removes a task from the list (O(1): the last one takes its place).
-    @usableFromInline
-    func unregisterTask(_ task: any LiveLoopTask) {
-        taskLock.withLock {
-            let index = task.liveIndex
-            guard index >= 0 else { return }
-            task.liveIndex = -1
-            let last = liveTasks.removeLast()
-            if index < liveTasks.count {
-                liveTasks[index] = last
-                last.liveIndex = index
-            }
-        }
-    }
-
-    /// A number for a task's default name: unique in the process, in creation order on each
-    /// thread. The loop thread takes them in blocks of 256 from the process-wide counter, so
-    /// that loops creating tasks do not all write one cache line.
-    @usableFromInline
-    func nextTaskNumber() -> Int {
-        guard isOnLoopThread else { return Int(ml_fetch_add_relaxed(taskNumberCounter, 1)) + 1 }
-        if taskNumbers.next == taskNumbers.end {
-            let first = Int(ml_fetch_add_relaxed(taskNumberCounter, Self.taskNumberBlock)) + 1
-            taskNumbers = (first, first + Self.taskNumberBlock)
-        }
-        defer { taskNumbers.next += 1 }
-        return taskNumbers.next
-    }
-
-    private static var taskNumberBlock: Int { 256 }
-}
-
-/// What `allTasks()` returns: any task of a loop, whatever its result type.
-public protocol CancellableLoopTask: AnyObject, Sendable {
-    var name: String { get }
-    var isDone: Bool { get }
-    @discardableResult func cancel() -> Bool
-    /// Waits until the task is done, whatever its outcome.
-    func waitUntilDone() async
-}
-
-/// A task in its loop's list of live tasks, which it knows its place in.
-@usableFromInline
-protocol LiveLoopTask: CancellableLoopTask {
-    /// The task's index in its loop's `liveTasks`, -1 when not there. Guarded by `taskLock`.
-    var liveIndex: Int { get set }
-}
-
-extension LoopTask: LiveLoopTask {
-    public func waitUntilDone() async {
-        _ = try? await valueIgnoringCancellation()
-    }
-}
-
-/// The source of task numbers (relaxed fetch-and-add: only uniqueness matters).
-private nonisolated(unsafe) let taskNumberCounter: UnsafeMutablePointer<ml_word_t> = {
-    let word = UnsafeMutablePointer<ml_word_t>.allocate(capacity: 1)
-    word.initialize(to: 0)
-    return word
-}()
 
 extension Future {
-    /// Completes the future with a task's outcome: a cancellation error cancels it.
+    /// Completes the future with a task's outcome: a cancellation error cancels it, with the
+    /// error's message, or (for Swift's `CancellationError`, which has none) `cancelMessage()`.
     @inlinable
-    final func settle(with outcome: Result<Value, any Error>) {
+    final func settle(with outcome: Result<Value, any Error>, cancelMessage: () -> String? = { nil }) {
         switch outcome {
         case .success(let value):
             _ = try? setResult(value)
         case .failure(let error as CancelledError):
-            _ = cancel(message: error.message)
+            _ = completeCancelled(message: error.message)
         case .failure(is CancellationError):
-            _ = cancel()
+            _ = completeCancelled(message: cancelMessage())
         case .failure(let error):
             _ = try? setException(error)
         }
     }
 
-    /// Waits for the future even if the waiting task is cancelled (for cleanup). Like `value`,
-    /// the completer resumes the waiter directly: no loop has to deliver anything, so the wait
-    /// ends even if the waiter's loop closed meanwhile.
-    final func valueIgnoringCancellation() async throws -> Value {
-        if isDone { return try result() }
-        return try await suspendUntilDone(cancellable: false)
+    /// Waits for the future even if the waiting task is cancelled (for cleanup), without
+    /// retrieving its error. Like `value`, the completer resumes the waiter directly: no loop
+    /// has to deliver anything, so the wait ends even if the waiter's loop closed meanwhile.
+    final func waitIgnoringCancellation() async {
+        if isDone { return }
+        _ = try? await suspendUntilDone(cancellable: false, retrieving: false)
     }
 }

@@ -3,11 +3,16 @@
 ///
 /// 1. Creates a new loop and sets it as this thread's loop (`getEventLoop()` returns it while
 ///    `run` lasts; the previous setting is restored afterwards).
-/// 2. Runs `main` as the loop's task until it is done.
-/// 3. Cancels every task of the loop that is still running and waits until each has finished
-///    (a task that swallows its cancellation is waited for as long as it runs).
-/// 4. Closes the loop (which runs whatever callbacks were still accepted), and returns `main`'s
-///    result or rethrows its error.
+/// 2. Runs `main` as the loop's task (named "main") until it is done.
+/// 3. Cancels every task of the loop that is still running and runs the loop until each has
+///    finished (a task that swallows its cancellation is waited for as long as it runs; tasks
+///    they start meanwhile are cancelled in turn, for up to 100 rounds). Every error other than
+///    a cancellation that those tasks end with is reported to the loop's exception handler
+///    ("unhandled error during run() shutdown", with the task's name), as asyncio does.
+/// 4. Shuts down the loop's default executor (`shutdownDefaultExecutor()`), waiting for the
+///    functions it still runs.
+/// 5. Closes the loop (which runs whatever callbacks were still accepted, and reports errors
+///    never retrieved), and returns `main`'s result or rethrows its error.
 ///
 /// - Throws: `EventLoopError.anotherLoopRunningOnThisThread` when called on a thread that is
 ///   running a loop (asyncio: "asyncio.run() cannot be called from a running event loop");
@@ -23,20 +28,40 @@ public func run<Value: Sendable>(_ main: @escaping @Sendable () async throws -> 
     let task = loop.createTask(name: "main", main)
     let outcome = Result { try loop.runUntilComplete(task.future) }
     loop.cancelRemainingTasks()
+    loop.shutDownDefaultExecutorAtRunEnd()
     try loop.close()
     return try outcome.get()
 }
 
 extension EventLoop {
-    /// Cancels every live task and runs the loop until all of them are done. asyncio:
-    /// `asyncio.runners._cancel_all_tasks`.
-    func cancelRemainingTasks() {
-        let remaining = allTasks()
-        guard !remaining.isEmpty else { return }
-        for task in remaining { task.cancel() }
-        let all = createTask(name: "cancel-remaining") {
-            for task in remaining { await task.waitUntilDone() }
+    /// Cancels every live task and runs the loop until all of them are done, then reports the
+    /// errors they ended with. asyncio: `asyncio.runners._cancel_all_tasks`. Tasks that appear
+    /// meanwhile are handled in further rounds, up to `maxRounds`; what is left after that is
+    /// reported and left to `close()`.
+    func cancelRemainingTasks(maxRounds: Int = 100) {
+        for _ in 0..<maxRounds {
+            let remaining = allTasks()
+            guard !remaining.isEmpty else { return }
+            for task in remaining { task.cancel() }
+            let all = makeTask(name: "cancel-remaining") {
+                for task in remaining { await task.waitUntilDone() }
+            }
+            _ = try? runUntilComplete(all.future)
+            for task in remaining where task.isDone && !task.isCancelled {
+                guard let error = try? task.exception() else { continue }
+                callExceptionHandler(EventLoopErrorContext(
+                    message: "unhandled error during run() shutdown", error: error, taskName: task.name))
+            }
         }
-        _ = try? runUntilComplete(all.future)
+        let left = allTasks()
+        if !left.isEmpty {
+            callExceptionHandler(EventLoopErrorContext(
+                message: "run(): \(left.count) task(s) still running after \(maxRounds) rounds of cancellation; "
+                    + "closing the loop under them"))
+        }
     }
+
+    /// Step 4 of `run`: waits for the default executor's functions (until helper work lands,
+    /// nothing to do: the default executor is the process-wide pool).
+    func shutDownDefaultExecutorAtRunEnd() {}
 }

@@ -8,50 +8,62 @@ public struct TimeoutError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { "timed out after \(seconds) s" }
 }
 
-/// Runs `operation` as a task of the running loop and returns its result, unless `timeout`
-/// seconds pass first: then the task is cancelled, `waitFor` waits until it has finished (its
-/// cleanup runs), and throws `TimeoutError`. asyncio: `await asyncio.wait_for(coro, timeout)`.
+/// Runs `operation` and returns its result, unless `timeout` seconds pass first: then it is
+/// cancelled, `waitFor` waits until it has finished (its cleanup runs), and throws
+/// `TimeoutError`. asyncio: `await asyncio.wait_for(coro, timeout)` (3.12, which is
+/// `async with asyncio.timeout(timeout)`: see `withTimeout(_:_:)` for how the operation runs).
 ///
-/// - `timeout` nil or `.infinity` waits as long as it takes; zero or negative (`-.infinity` too)
-///   gives the operation until the loop's next iteration.
+/// - `timeout` nil or `.infinity`: no deadline; the operation runs in the calling task.
+/// - Zero or negative (`-.infinity` too): the operation never starts, and `TimeoutError` is
+///   thrown at once (asyncio creates the task and cancels it before its first step).
 /// - If the operation finishes despite the cancellation (it swallowed it), its result or error
 ///   is returned, as in asyncio.
 /// - Cancelling the awaiting task cancels the operation too, and throws `CancellationError`
 ///   once it has finished.
 ///
 /// - Throws: `TimeoutError`; the operation's error; `CancellationError`;
-///   `EventLoopError.noRunningLoop` off a loop; `.invalidDelay` for NaN.
+///   `EventLoopError.noRunningLoop` off a loop (for a deadline); `.invalidDelay` for NaN.
 public func waitFor<Value: Sendable>(_ timeout: Double?,
                                      _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
-    let loop = try getRunningLoop()
     if let timeout, timeout.isNaN { throw EventLoopError.invalidDelay(timeout) }
-    let child = loop.createTask(operation)
-    let expired = LockedValue(false)
-    var timer: TimerHandle?
-    // nil and +infinity: no deadline. Zero, negative and -infinity: the deadline is now (the
-    // operation has until the loop's next iteration).
-    if let timeout, timeout != .infinity {
-        timer = try loop.callLater(max(timeout, 0)) {
-            expired.withLock { $0 = true }
-            child.cancel()
-        }
-    }
-    await withTaskCancellationHandler {
-        await child.waitUntilDone()
-    } onCancel: {
-        child.cancel()
-    }
-    timer?.cancel()
-    if Task.isCancelled { throw CancellationError() }
-    if child.isCancelled && expired.withLock({ $0 }) { throw TimeoutError(seconds: timeout ?? 0) }
-    return try child.result()
+    guard let timeout, timeout != .infinity else { return try await operation() }
+    if timeout <= 0 { throw TimeoutError(seconds: timeout) }
+    return try await withTimeout(timeout) { _ in try await operation() }
 }
 
-/// A timeout scope: `body` runs with a deadline `seconds` from now. asyncio:
-/// `async with asyncio.timeout(seconds): ...`. The same as `waitFor(seconds, body)`.
-public func withTimeout<Value: Sendable>(_ seconds: Double?,
-                                         _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
-    try await waitFor(seconds, body)
+/// Waits for `future` (a task, or any future) for at most `timeout` seconds; when the time is
+/// up, cancels it, waits until it is done (a task's body has ended) and throws `TimeoutError`.
+/// asyncio: `await asyncio.wait_for(fut, timeout)`.
+///
+/// - A future already done returns its result (or error), whatever the timeout.
+/// - `timeout` zero or negative: a pending future is cancelled at once, then as above.
+/// - nil or `.infinity`: waits as long as it takes (the future is cancelled only if the awaiting
+///   task is).
+/// - Unlike a plain `await future.value`, cancelling the awaiting task cancels the future too
+///   (asyncio's `wait_for` does).
+///
+/// - Throws: `TimeoutError`; the future's error (`CancelledError` if someone else cancelled it);
+///   `CancellationError`; `EventLoopError.noRunningLoop` off a loop (for a deadline);
+///   `.invalidDelay` for NaN.
+public func waitFor<Value: Sendable>(_ timeout: Double?, _ future: Future<Value>) async throws -> Value {
+    if let timeout, timeout.isNaN { throw EventLoopError.invalidDelay(timeout) }
+    if future.isDone { return try future.result() }
+    if let timeout, timeout <= 0 {
+        future.cancel()
+        await future.waitIgnoringCancellation()
+        if future.isCancelled { throw TimeoutError(seconds: timeout) }
+        return try future.result()
+    }
+    let wait: @Sendable () async throws -> Value = {
+        await withTaskCancellationHandler {
+            await future.waitIgnoringCancellation()
+        } onCancel: {
+            future.cancel()
+        }
+        return try future.result()
+    }
+    guard let timeout, timeout != .infinity else { return try await wait() }
+    return try await withTimeout(timeout) { _ in try await wait() }
 }
 
 extension EventLoop {
@@ -66,8 +78,6 @@ extension EventLoop {
     public func runCoroutineThreadsafe<Value: Sendable>(
         _ operation: @escaping @Sendable () async throws -> Value) throws(EventLoopError) -> Future<Value> {
         guard !isClosed else { throw .closed }
-        let task = createTask(operation)
-        try cancelTask(task, whenCancelled: task)
-        return task.future
+        return createTask(operation)  // the task is its future: cancelling it cancels the body
     }
 }

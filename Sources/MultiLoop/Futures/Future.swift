@@ -40,6 +40,8 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     @usableFromInline @exclusivity(unchecked) final var outcomeKind = OutcomeKind.pending
     @usableFromInline @exclusivity(unchecked) final var storedError: (any Error)?
     @usableFromInline @exclusivity(unchecked) final var wasCancelled = false
+    /// Whether this future is a `LoopTask` (awaiting it from its own body is refused).
+    @usableFromInline final let isTask: Bool
 
     /// The loop the future belongs to: done callbacks registered from a thread with no running
     /// loop run there.
@@ -49,12 +51,22 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     @inlinable
     public init(loop: EventLoop) {
         self.loop = loop
+        isTask = false
+    }
+
+    /// A task's future part.
+    @inlinable
+    init(loop: EventLoop, isTask: Bool) {
+        self.loop = loop
+        self.isTask = isTask
     }
 
     @inline(__always)
     private var callbacks: MPSCInbox<FutureNode> { MPSCInbox(head: firstStoredWord(of: self)) }
-    @inline(__always)
-    private var claimWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 1 }
+    /// The completion claim (`claimCompletion`), which also says whether the error was
+    /// retrieved (`Future+Retrieval.swift`).
+    @inlinable
+    final var claimWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 1 }
     /// The awaiter slot's state word (`AwaiterWord`).
     @inlinable
     final var awaiterWord: UnsafeMutablePointer<ml_word_t> { firstStoredWord(of: self) + 2 }
@@ -73,6 +85,7 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     deinit {
         // A future dropped while pending still owns the registrations in its list.
         _ = callbacks.close()
+        if outcomeKind == .error { reportIfNeverRetrieved(atDeallocation: true) }
         destroyOutcome()
     }
 
@@ -90,18 +103,24 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     ///
     /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if it was
     ///   cancelled; otherwise the error given to `setException`.
+    ///
+    /// Reading an error this way marks it retrieved: it is not reported as never retrieved.
     @inlinable
     public final func result() throws -> Value {
         guard isDone else { throw InvalidStateError.resultNotReady }
+        if outcomeKind == .error { markRetrieved() }
         return try storedOutcome()
     }
 
     /// The error the future completed with, or nil if it has a value. asyncio: `exception()`.
     ///
+    /// Marks the error retrieved, as `result()` does.
+    ///
     /// - Throws: `InvalidStateError.resultNotReady` while pending; `CancelledError` if cancelled.
     public final func exception() throws -> (any Error)? {
         guard isDone else { throw InvalidStateError.resultNotReady }
         guard let error = storedError else { return nil }
+        markRetrieved()
         if wasCancelled { throw error }
         return error
     }
@@ -123,8 +142,18 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     }
 
     /// Cancels the future unless it is done; returns whether it did. asyncio: `cancel(msg)`.
+    ///
+    /// Overridden by `LoopTask` (a task is its own future): there it cancels the task's body,
+    /// and the task is done, cancelled, only once the body has ended.
     @inlinable @discardableResult
-    public final func cancel(message: String? = nil) -> Bool {
+    public func cancel(message: String? = nil) -> Bool {
+        completeCancelled(message: message)
+    }
+
+    /// Completes the future as cancelled unless it is done: what `cancel(message:)` does to a
+    /// plain future, and how a task records that its body ended cancelled.
+    @inlinable
+    final func completeCancelled(message: String?) -> Bool {
         complete(.failure(CancelledError(message: message)), cancelled: true)
     }
 
@@ -143,6 +172,7 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     final func complete(_ result: Result<Value, any Error>, cancelled: Bool) -> Bool {
         guard claimCompletion() else { return false }
         storeOutcome(result, cancelled: cancelled)
+        if !cancelled, case .failure = result { trackUnretrievedFailure() }
         let registered = closeCallbackList()
         // The slot's awaiter first: it registered before everything in the list.
         if AwaiterWord.complete(awaiterWord) {
@@ -267,6 +297,14 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
     /// Registers an internal listener (a blocking waiter); false if the future is already done.
     final func register(_ node: FutureNode) -> Bool {
         callbacks.push(node) != .rejectedClosed
+    }
+
+    /// What the exception handler receives for an error never retrieved
+    /// (`Future+Retrieval.swift`); a task adds its name and where it was created. Never called
+    /// from `Future`'s own `deinit` on a task: a task reports in its own `deinit`, while its
+    /// properties still exist.
+    func neverRetrievedContext(_ error: any Error) -> EventLoopErrorContext {
+        EventLoopErrorContext(message: "Future exception was never retrieved", error: error)
     }
 
     public var description: String {

@@ -50,7 +50,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Line 0: the wake word (the inbox head). Line 1: written by the loop thread only (owner
     /// thread and the statistics). Line 2: written by any thread with relaxed fetch-and-adds
-    /// (eventfd writes, tasks created and finished). Line 3: the task list's lock (`taskLock`).
+    /// (eventfd writes, tasks created and finished). Line 3: the task list's lock (`taskLock`)
+    /// and the task factory's word.
     let words = CacheAlignedWords(lines: 4)
     /// The wake word, and the channel through which producers register their lanes: every piece
     /// of work another thread hands over travels through that thread's `InboxLane`.
@@ -133,6 +134,13 @@ public final class EventLoop: @unchecked Sendable {
 
     let errorLock = PThreadMutex()
     var customExceptionHandler: EventLoopExceptionHandler?
+    /// Futures of this loop that failed, to report at close if nobody retrieved their error
+    /// (`Future+Retrieval.swift`); pruned when it reaches `failuresPruneAt`.
+    var failures: [WeakFailure] = []
+    var failuresPruneAt = 64
+    /// Every task factory ever set (`setTaskFactory`): never freed while the loop lives, so a
+    /// thread that loaded the factory word can still use the box it points to.
+    var taskFactoryBoxes: [TaskFactoryBox] = []
 
     /// Creates a loop that is not running and is not set as any thread's current loop.
     /// asyncio: `asyncio.new_event_loop()`.

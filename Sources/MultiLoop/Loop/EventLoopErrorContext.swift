@@ -16,12 +16,18 @@ public struct EventLoopErrorContext: Sendable, CustomStringConvertible {
     /// Where the callback concerned was scheduled (`file:line`), when there is one: the
     /// handle's location, or the place `execute` was called from (such callbacks have no handle).
     public var location: String?
+    /// The name of the task concerned, when there is one (asyncio: the context's `task`, or the
+    /// `future` a task's error was never retrieved from); `location` is then where the task was
+    /// created.
+    public var taskName: String?
 
-    public init(message: String, error: (any Error)? = nil, handle: Handle? = nil, location: String? = nil) {
+    public init(message: String, error: (any Error)? = nil, handle: Handle? = nil, location: String? = nil,
+                taskName: String? = nil) {
         self.message = message
         self.error = error
         self.handle = handle
         self.location = location ?? handle?.location
+        self.taskName = taskName
     }
 
     init(message: String, error: any Error, location: CallbackLocation) {
@@ -30,7 +36,10 @@ public struct EventLoopErrorContext: Sendable, CustomStringConvertible {
 
     public var description: String {
         var text = message
-        if let handle {
+        if let taskName {
+            text += "\n  task: \(taskName)"
+            if let location { text += ", created at \(location)" }
+        } else if let handle {
             text += "\n  handle: \(handle)"
         } else if let location {
             text += "\n  callback scheduled at \(location)"

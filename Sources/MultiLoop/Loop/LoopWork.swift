@@ -60,12 +60,14 @@ struct LoopWork: @unchecked Sendable {
 ///
 /// String literals are NUL-terminated and live as long as the program, so the name is read
 /// back with `strlen` when a report needs it.
+@usableFromInline
 struct CallbackLocation: Sendable, CustomStringConvertible {
     fileprivate let bits: UInt
 
     private static let addressBits: UInt = 48
     private static let addressMask: UInt = (1 << addressBits) - 1
 
+    @usableFromInline
     init(file: StaticString, line: UInt) {
         let address = file.hasPointerRepresentation ? UInt(bitPattern: file.utf8Start) : 0
         let known = address != 0 && address & ~Self.addressMask == 0
@@ -76,6 +78,7 @@ struct CallbackLocation: Sendable, CustomStringConvertible {
         self.bits = bits
     }
 
+    @usableFromInline
     var description: String {
         let line = bits >> Self.addressBits
         guard let file = UnsafePointer<CChar>(bitPattern: bits & Self.addressMask) else { return "?:\(line)" }

@@ -32,9 +32,9 @@ struct TimeoutsAndThreadsTests {
     func timeoutScope() throws {
         try run { () async throws -> Void in
             await #expect(throws: TimeoutError.self) {
-                try await withTimeout(0.005) { try await sleep(3_600) }
+                try await withTimeout(0.005) { _ in try await sleep(3_600) }
             }
-            #expect(try await withTimeout(nil) { try await sleep(0.001); return "ok" } == "ok")
+            #expect(try await withTimeout(nil) { _ in try await sleep(0.001); return "ok" } == "ok")
             do {
                 _ = try await waitFor(.nan) { 1 }
                 Issue.record("NaN must be refused")

@@ -241,7 +241,8 @@ struct LoopGroupShutdownTests {
             } catch {
                 // Cancelled: a clean-up that needs its loop for another 0.2 s.
                 let late = try getRunningLoop().schedule(after: 0.2) { 7 }
-                let value = try? await late.valueIgnoringCancellation()
+                await late.waitIgnoringCancellation()
+                let value = try? late.result()
                 cleanup.withLock { $0 = value == 7 ? "finished" : "cut short" }
                 throw error
             }
