@@ -65,17 +65,29 @@ public final class Timeout: @unchecked Sendable, CustomStringConvertible {
         try arm()
     }
 
+    /// asyncio's repr: `<Timeout [active] when=12.345>`, `<Timeout [expiring]>`,
+    /// `<Timeout [expired]>`, `<Timeout [finished]>`.
     public var description: String {
         let (when, state) = lock.withLock { (deadline, self.state) }
-        return "<Timeout [\(state)] when=\(when.map { "\($0)" } ?? "nil")>"
+        switch state {
+        case .entered:
+            let rounded = when.map { "\(($0 * 1000).rounded() / 1000)" } ?? "None"
+            return "<Timeout [active] when=\(rounded)>"
+        case .expiring: return "<Timeout [expiring]>"
+        case .expired: return "<Timeout [expired]>"
+        case .exited: return "<Timeout [finished]>"
+        }
     }
 
     // MARK: The scope's life (withTimeout)
 
     /// Sets the timer for the current deadline (none for nil). A deadline not in the future
-    /// expires the scope in the loop's next iteration (asyncio: `call_soon(_on_timeout)`).
+    /// expires the scope at once: the body sees the cancellation at its first
+    /// cancellation-aware suspension (asyncio: `call_soon(_on_timeout)`, which runs before the
+    /// body's next step).
     private func arm() throws {
         guard let when = lock.withLock({ deadline }), when != .infinity else { return }
+        if when <= loop.time() { return expire(ifStill: when) }
         let handle = try loop.callAt(max(when, -Double.greatestFiniteMagnitude)) { [self] in expire(ifStill: when) }
         let stale = lock.withLock { () -> Bool in
             guard state == .entered, deadline == when, timer == nil else { return true }
