@@ -52,7 +52,7 @@ extension EventLoop {
     /// - Throws: `EventLoopError.closed` if that loop is closed.
     func cancelTask<Value>(_ task: LoopTask<Value>, whenCancelled future: Future<Value>) throws(EventLoopError) {
         try future.addDoneCallback(on: self) { future in
-            if future.isCancelled { task.cancel(message: task.cancelMessage) }
+            if future.isCancelled { task.cancel(message: (future.storedError as? CancelledError)?.message) }
         }
     }
 

@@ -80,7 +80,8 @@ struct TaskIntrospectionTests {
                 try await started.value
                 let me = try #require(box.value)
                 do {
-                    return try await me.value
+                    // Bounded: without the refusal this would end after 5 s with TimeoutError.
+                    return try await waitFor(5) { try await me.value }
                 } catch let error as LoopTaskError {
                     guard case .awaitsItself = error else { return -2 }
                     return -1
