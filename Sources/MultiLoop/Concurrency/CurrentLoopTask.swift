@@ -1,25 +1,46 @@
-/// The loop task whose body is running: a task-local value bound by `LoopTask.run` around the
-/// body, so it is also seen by the body's structured children (`async let`, task groups), which
-/// belong to the task, and by unstructured `Task { }`s it starts (Swift copies task-locals into
-/// them), but not by `Task.detached`.
+/// Which loop task is running.
+///
+/// A task's body files the Swift task it runs in with its loop when it starts
+/// (`EventLoop.enterBody`), and removes it when it ends: `currentTask()` looks the calling Swift
+/// task up there. No task-local value is bound around every body: that cost an allocation per
+/// task (the task-local item overflowed the task allocator's first slab; measured with the
+/// TaskCreate benchmark's malloc count). The Swift tasks that run code on a task's behalf (the
+/// body of a timeout scope, of a task group) bind `binding` instead, which the tasks they start
+/// inherit.
 @usableFromInline
 enum CurrentLoopTask {
-    /// Declared without the `@TaskLocal` wrapper so that inlinable code (`LoopTask.run`) can
-    /// bind it.
-    @usableFromInline static let binding = TaskLocal<(any CancellableLoopTask)?>(wrappedValue: nil)
-
-    static var task: (any CancellableLoopTask)? { binding.get() }
+    /// The loop task on whose behalf a child Swift task runs (not bound in a task's own body).
+    static let binding = TaskLocal<(any CancellableLoopTask)?>(wrappedValue: nil)
 }
 
-/// The task of a loop whose body (or a structured child of it) is calling, or nil elsewhere (a
-/// plain Swift task, a callback, a plain thread). asyncio: `asyncio.current_task()`.
+/// The address of a Swift task (`withUnsafeCurrentTask`), 0 for none.
+@usableFromInline
+typealias SwiftTaskKey = UInt
+
+/// The address of the calling Swift task, 0 outside one.
+@usableFromInline
+func currentSwiftTaskKey() -> SwiftTaskKey {
+    withUnsafeCurrentTask { task in
+        guard let task else { return 0 }
+        // An `UnsafeCurrentTask` is the task's reference and nothing else.
+        return unsafeBitCast(task, to: UInt.self)
+    }
+}
+
+/// The task of a loop whose body is calling, or on whose behalf a timeout scope's or task
+/// group's body runs; nil elsewhere (a plain Swift task, a callback, a plain thread, an
+/// `async let` child). asyncio: `asyncio.current_task()`.
 ///
 /// Unlike asyncio's, it never throws: with no running loop it returns nil; and it takes no loop
 /// (asyncio's `current_task(loop)` asks a loop which task it runs; here the answer belongs to
-/// the calling task, wherever it runs). A `Task { }` started by a loop task inherits the answer
-/// (Swift copies task-local values into it).
+/// the calling task, wherever it runs). A task's body that continues off its loop after the loop
+/// closed is no longer found.
 public func currentTask() -> (any CancellableLoopTask)? {
-    CurrentLoopTask.task
+    if let loop = EventLoop.runningOnThisThread.value {
+        let key = currentSwiftTaskKey()
+        if key != 0, let task = loop.task(runningIn: key) { return task }
+    }
+    return CurrentLoopTask.binding.get()
 }
 
 extension CancellationError {
@@ -43,6 +64,6 @@ extension Future {
     /// `RuntimeError("Task cannot await on itself")`.
     @usableFromInline
     final func refuseAwaitFromOwnBody() throws(LoopTaskError) {
-        if CurrentLoopTask.task === self { throw .awaitsItself(description) }
+        if currentTask() === self { throw .awaitsItself(description) }
     }
 }

@@ -77,10 +77,12 @@ extension EventLoop {
         }
     }
 
-    /// Removes a task from the list (O(1): the last one takes its place).
+    /// Removes a task from the list (O(1): the last one takes its place), and its body's Swift
+    /// task from `tasksBySwiftTask`.
     @usableFromInline
-    func unregisterTask(_ task: any LiveLoopTask) {
+    func unregisterTask(_ task: any LiveLoopTask, body: SwiftTaskKey) {
         taskLock.withLock {
+            if body != 0 { tasksBySwiftTask[body] = nil }
             let index = task.liveIndex
             guard index >= 0 else { return }
             task.liveIndex = -1
@@ -90,6 +92,21 @@ extension EventLoop {
                 last.liveIndex = index
             }
         }
+    }
+
+    /// The body of `task` starts (on the loop's thread, or wherever its Swift task runs once the
+    /// loop is closed): files the Swift task it runs in, for `currentTask()`. Returns the key to
+    /// remove at the end (0 outside a Swift task, which cannot happen for a task's body).
+    @usableFromInline
+    func enterBody(_ task: any LiveLoopTask) -> SwiftTaskKey {
+        let key = currentSwiftTaskKey()
+        if key != 0 { taskLock.withLock { tasksBySwiftTask[key] = task } }
+        return key
+    }
+
+    /// The loop task whose body runs in the calling Swift task, if it is one of this loop's.
+    func task(runningIn key: SwiftTaskKey) -> (any LiveLoopTask)? {
+        taskLock.withLock { tasksBySwiftTask[key] }
     }
 
     /// A number for a task's default name: unique in the process, in creation order on each

@@ -65,7 +65,9 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     }
 
     deinit {
-        // Here, not in `Future`'s deinit: by then this object's own properties (the name) are gone.
+        // Here, not in `Future`'s deinit: by then this object's own properties (the name) are
+        // gone. (`name` takes the task lock: a task is never released under it, see
+        // `unregisterTask`, where the caller still holds the task.)
         if outcomeKind == .error { reportIfNeverRetrieved(atDeallocation: true) }
     }
 
@@ -106,7 +108,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
         }
         if let target {
             target.cancel()
-        } else if CurrentLoopTask.task === self {
+        } else if currentTask() === self {
             // The body cancels itself before `start` stored its Swift task (an eager task's
             // first steps): cancel the task we are running in; `start` cancels it too.
             withUnsafeCurrentTask { $0?.cancel() }
@@ -159,7 +161,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
 
     override func neverRetrievedContext(_ error: any Error) -> EventLoopErrorContext {
         EventLoopErrorContext(message: "Task exception was never retrieved", error: error,
-                              location: createdAt.description, taskName: givenName ?? "Task-\(number)")
+                              location: createdAt.description, taskName: name)
     }
 
     /// The task's body: runs the operation (unless the task was cancelled before it started),
@@ -168,26 +170,27 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     @inlinable
     final func run() async {
         guard let operation = operation.take() else { return }
+        let body = loop.enterBody(self)
         let outcome: Result<Value, any Error>
         if Task.isCancelled {
             outcome = .failure(CancellationError())
         } else {
             do {
-                outcome = .success(try await CurrentLoopTask.binding.withValue(self) { try await operation() })
+                outcome = .success(try await operation())
             } catch {
                 outcome = .failure(error)
             }
         }
-        finish(with: outcome)
+        finish(with: outcome, body: body)
     }
 
     /// Settles the task with the body's outcome; out of line, as everything after the body.
     @usableFromInline
-    final func finish(with outcome: Result<Value, any Error>) {
+    final func finish(with outcome: Result<Value, any Error>, body: SwiftTaskKey) {
         if alsoSettles != nil { markRetrieved() }
         settle(with: outcome, cancelMessage: { self.cancelMessage })
         alsoSettles?.settle(with: outcome, cancelMessage: { self.cancelMessage })
-        loop.unregisterTask(self)
+        loop.unregisterTask(self, body: body)
         loop.countTaskFinished()
     }
 

@@ -116,9 +116,12 @@ public final class Timeout: @unchecked Sendable, CustomStringConvertible {
     func run<Value: Sendable>(seconds: Double,
                               _ body: @escaping @Sendable (Timeout) async throws -> Value) async throws -> Value {
         let cancellingAtEntry = owner?.cancelling() ?? 0
-        // A plain Task, not a loop task: it inherits the caller's task-local values, so
-        // `currentTask()` in the body is still the caller's task, as in asyncio.
-        let child = Task(executorPreference: loop) { try await body(self) }
+        // A plain Task, not a loop task, bound to the caller's task: `currentTask()` in the body
+        // is still the caller's task, as in asyncio.
+        let owner = owner
+        let child = Task(executorPreference: loop) {
+            try await CurrentLoopTask.binding.withValue(owner) { try await body(self) }
+        }
         lock.withLock { cancelBody = { child.cancel() } }
         do {
             try arm()

@@ -129,6 +129,9 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's tasks that are not done, in no order; each knows its index (O(1) removal).
     /// asyncio: `_all_tasks`.
     @exclusivity(unchecked) var liveTasks: [any LiveLoopTask] = []
+    /// The tasks whose body has started, by the address of the Swift task running it
+    /// (`currentTask()`): filed by the body when it starts, removed when it ends.
+    @exclusivity(unchecked) var tasksBySwiftTask: [SwiftTaskKey: any LiveLoopTask] = [:]
 
     // MARK: Errors (guarded by `errorLock`)
 
