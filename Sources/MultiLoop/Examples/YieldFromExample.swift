@@ -25,9 +25,11 @@ extension TutorialExample {
     /// ```
     ///
     /// Swift has no generator-based coroutines: `async` functions and `await` take the place of
-    /// `@asyncio.coroutine` and `yield from`, as the tutorial's next section does. And MultiLoop's
-    /// `gather` is awaited in a task (asyncio's can be called before the loop runs and returns a
-    /// future), so the loop runs until that task completes.
+    /// `@asyncio.coroutine` and `yield from`, as the tutorial's next section does. (A coroutine's
+    /// `yield from` waits for what it delegates to, which is `await`;
+    /// `GeneratorContext.yield(from:)` is PEP 380's `yield from` between generators driven by
+    /// `send`.) And MultiLoop's `gather` is awaited in a task (asyncio's can be called before the
+    /// loop runs and returns a future), so the loop runs until that task completes.
     static let yieldFrom = TutorialExample(name: "yield-from", section: "@asyncio.coroutine 与 yield from") { environment in
         @Sendable func compute(_ x: Int, _ y: Int) async throws -> Int {
             environment.print("Compute \(x) + \(y) ...")

@@ -1,6 +1,7 @@
 /// A generator whose body is an `async` closure running as a task of an event loop, driven with
-/// `send`. Python: a generator object (`def g(): received = yield value ... return result`),
-/// with `gen.send(v)`, `next(gen)` / `for v in gen`, `gen.close()`.
+/// `send` and `throw`. Python: a generator object (`def g(): received = yield value ... return
+/// result`), with `gen.send(v)`, `next(gen)` / `for v in gen`, `gen.throw(e)`, `gen.close()`;
+/// its body delegates to another generator with `context.yield(from: sub)` (`yield from sub`).
 ///
 /// ```swift
 /// let consumer = Generator<Bool, Int, Void> { generator in
@@ -26,19 +27,19 @@
 /// one of the body's loop, of another loop, or of Swift's global executor. The price is a
 /// hand-over through the loop's ready queue in each direction, instead of Python's plain call.
 ///
-/// The body's end: its return value comes back from the `send` that resumed it, as
+/// The body's end: its return value comes back from the `send` (or `throw`) that resumed it, as
 /// `.returned(value)`, and any further `send` throws `GeneratorError.stopIteration`. An error
-/// the body throws is rethrown by that `send`, and the generator is finished too.
+/// the body throws is rethrown by that `send` or `throw`, and the generator is finished too.
 ///
-/// Thread-safe: any task may drive the generator, one at a time; a `send` or `close` while the
-/// body executes throws `GeneratorError.alreadyExecuting` (it never queues or blocks).
+/// Thread-safe: any task may drive the generator, one at a time; a `send`, `throw` or `close`
+/// while the body executes throws `GeneratorError.alreadyExecuting` (it never queues or blocks).
 ///
-/// Cancellation: cancelling a task that waits in `send` or `close` cancels the body's task (Swift
-/// cancellation cannot be withdrawn, so this ends the generator unless the body catches
-/// `CancellationError` and yields or returns): the body gets `CancellationError` at its current or
-/// next cancellation-aware `await`, `yield` included, and the waiting call throws what the body
-/// ends with. A body suspended at a `yield` whose task is cancelled (`run` cancels the tasks it
-/// leaves) gets `CancellationError` there and runs on unattended.
+/// Cancellation: cancelling a task that waits in `send`, `throw` or `close` cancels the body's
+/// task (Swift cancellation cannot be withdrawn, so this ends the generator unless the body
+/// catches `CancellationError` and yields or returns): the body gets `CancellationError` at its
+/// current or next cancellation-aware `await`, `yield` included, and the waiting call throws
+/// what the body ends with. A body suspended at a `yield` whose task is cancelled (`run` cancels
+/// the tasks it leaves) gets `CancellationError` there and runs on unattended.
 ///
 /// Deallocating a generator whose body is suspended throws `GeneratorExit` into it (Python closes
 /// a generator when it is garbage-collected), so an abandoned generator does not keep a task
@@ -79,15 +80,49 @@ public final class Generator<Yielded: Sendable, Sent: Sendable, Returned: Sendab
     /// - Throws: `GeneratorError.stopIteration` if the generator has finished;
     ///   `GeneratorError.nonNilSendToJustStarted` for a non-nil value before the body started;
     ///   `GeneratorError.alreadyExecuting` while the body executes (from the body itself, or
-    ///   while another task's `send` is in progress); `EventLoopError.noRunningLoop` when it has
-    ///   to start the body, no loop was given and none runs here, `EventLoopError.closed` when
-    ///   that loop is closed (nothing has changed after any of these); the error the body
-    ///   threw (it has then finished; `GeneratorError.raisedStopIteration` for a
-    ///   `GeneratorError.stopIteration` it let through); `CancellationError` if the calling task
-    ///   is cancelled (already cancelled: at once, and the generator is left as it was).
+    ///   while another task's `send` or `throw` is in progress); `EventLoopError.noRunningLoop`
+    ///   when it has to start the body, no loop was given and none runs here,
+    ///   `EventLoopError.closed` when that loop is closed (nothing has changed after any of
+    ///   these); the error the body threw (it has then finished;
+    ///   `GeneratorError.raisedStopIteration` for a `GeneratorError.stopIteration` it let
+    ///   through); `CancellationError` if the calling task is cancelled (already cancelled: at
+    ///   once, and the generator is left as it was).
     @discardableResult
     public func send(_ value: Sent?) async throws -> GeneratorStep<Yielded, Returned> {
         try await core.send(value)
+    }
+
+    /// Throws `error` into the body at the `yield` where it is suspended, and waits for its next
+    /// `yield` or its end. Python: `gen.throw(error)`.
+    ///
+    /// The body may catch `error` and go on: the `yield` it reaches next comes back as
+    /// `.yielded(v)`, its return as `.returned(r)`. If it lets `error` (or another error) out,
+    /// `throw` rethrows that, and the generator has finished. A body suspended in
+    /// `context.yield(from: sub)` passes `error` on to `sub.throw(error)` (PEP 380), except
+    /// `GeneratorExit`, which closes `sub` first.
+    ///
+    /// A generator that has not started is finished without running its body, and `error` is
+    /// thrown back (Python raises it at the body's start, before any of it runs); a finished
+    /// generator throws `error` back and stays finished. Neither needs a loop.
+    ///
+    /// Throwing `GeneratorExit` is not `close()`: a body that catches it and yields again comes
+    /// back as `.yielded(v)` (`close` would throw `GeneratorError.ignoredGeneratorExit`), and a
+    /// body that lets it out makes `throw` rethrow it, as in Python.
+    ///
+    /// - Returns: `.yielded(v)` when the body caught `error` and reached `yield(v)`;
+    ///   `.returned(r)` when it returned `r` (Python raises `StopIteration(r)`); the generator
+    ///   has then finished.
+    /// - Throws: `error` when the generator had finished, or had not started (it has now
+    ///   finished); the error the body ended with, `error` or another (it has then finished;
+    ///   `GeneratorError.raisedStopIteration` for a `GeneratorError.stopIteration`, thrown in
+    ///   or not, that ended the body or was thrown into a generator that had not started);
+    ///   `GeneratorError.alreadyExecuting` while the body executes (from the body itself, or
+    ///   while another task's `send` or `throw` is in progress; nothing has changed);
+    ///   `CancellationError` if the calling task is cancelled, as for `send` (already
+    ///   cancelled: at once, `error` goes nowhere, and the generator is left as it was).
+    @discardableResult
+    public func `throw`(_ error: any Error) async throws -> GeneratorStep<Yielded, Returned> {
+        try await core.throw(error)
     }
 
     /// Finishes the generator. Python: `gen.close()`.

@@ -1,6 +1,6 @@
 /// The hand-over between a generator's body (a task of an event loop) and whoever drives it
-/// (`send`, `close`), and back. Any thread; every transition happens under `lock`, and every
-/// continuation is resumed outside it, exactly once.
+/// (`send`, `throw`, `close`), and back. Any thread; every transition happens under `lock`, and
+/// every continuation is resumed outside it, exactly once.
 ///
 /// Exactly one side runs at a time: a driver suspends on its continuation (`Waiter`) while the
 /// body runs; the body suspends on its continuation (`.suspended`) while nobody drives it.
@@ -10,7 +10,8 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
 
     /// The driver waiting for the body's next `yield` or end.
     enum Waiter {
-        case send(UnsafeContinuation<Step, any Error>)
+        /// A `send` or a `throw`: its result is the body's next `yield` or its return.
+        case step(UnsafeContinuation<Step, any Error>)
         case close(UnsafeContinuation<Void, any Error>)
     }
 
@@ -78,14 +79,31 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
 
     /// `Generator.send`.
     func send(_ value: Sent?) async throws -> Step {
+        try await step(with: .success(value))
+    }
+
+    /// `Generator.throw`.
+    func `throw`(_ error: any Error) async throws -> Step {
+        try await step(with: .failure(error))
+    }
+
+    /// `send` (`input` is the value) and `throw` (`input` is the error): resumes the body at its
+    /// `yield` with `input` and waits for its next `yield` or its end.
+    private func step(with input: Result<Sent?, any Error>) async throws -> Step {
         try Task.checkCancellation()
         let call = newID()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Step, any Error>) in
                 let start = lock.withLock { () -> Start in
-                    switch phase {
-                    case .created(let body):
-                        if case .some = value { return .fail(GeneratorError.nonNilSendToJustStarted) }
+                    switch (phase, input) {
+                    case (.created, .failure(let error)):
+                        // Python raises the error at the body's start, before any of it runs, so
+                        // it ends the body as if the body threw it (PEP 479 included).
+                        phase = .finished  // releases the body
+                        return .fail(Self.bodyEnd(error))
+                    case (.created, .success(.some)):
+                        return .fail(GeneratorError.nonNilSendToJustStarted)
+                    case (.created(let body), .success(.none)):
                         let loop: EventLoop
                         do {
                             loop = try self.loop ?? getRunningLoop()
@@ -94,15 +112,17 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
                         }
                         if loop.isClosed { return .fail(EventLoopError.closed) }
                         self.loop = loop
-                        phase = .executing(.send(continuation), call: call)
+                        phase = .executing(.step(continuation), call: call)
                         return .start(body, on: loop)
-                    case .suspended(let resumption, _):
-                        phase = .executing(.send(continuation), call: call)
-                        return .resume(resumption, with: .success(value))
-                    case .executing, .unattended:
+                    case (.suspended(let resumption, _), _):
+                        phase = .executing(.step(continuation), call: call)
+                        return .resume(resumption, with: input)
+                    case (.executing, _), (.unattended, _):
                         return .fail(GeneratorError.alreadyExecuting)
-                    case .finished:
+                    case (.finished, .success):
                         return .fail(GeneratorError.stopIteration)
+                    case (.finished, .failure(let error)):
+                        return .fail(error)  // Python re-raises it
                     }
                 }
                 perform(start, failing: { continuation.resume(throwing: $0) }, succeeding: {})
@@ -203,8 +223,8 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
     }
 
     /// `GeneratorContext.yield`: hands `value` to the waiting driver and suspends until the next
-    /// `send` (its value), `close` or deallocation (`GeneratorExit`), or cancellation of the
-    /// body's task (`CancellationError`).
+    /// `send` (its value), `throw` (its error), `close` or deallocation (`GeneratorExit`), or
+    /// cancellation of the body's task (`CancellationError`).
     func yield(_ value: Yielded) async throws -> Sent? {
         try Task.checkCancellation()
         let id = newID()
@@ -226,7 +246,7 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
                 switch handover {
                 case .nothing:
                     break
-                case .toWaiter(.send(let continuation)):
+                case .toWaiter(.step(let continuation)):
                     continuation.resume(returning: .yielded(value))
                 case .toWaiter(.close(let continuation)):
                     continuation.resume(throwing: GeneratorError.ignoredGeneratorExit)
@@ -262,10 +282,8 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
         let outcome: Result<Returned, any Error>
         do {
             outcome = .success(try await body(GeneratorContext(yield: { try await self.yield($0) })))
-        } catch GeneratorError.stopIteration {
-            outcome = .failure(GeneratorError.raisedStopIteration)
         } catch {
-            outcome = .failure(error)
+            outcome = .failure(Self.bodyEnd(error))
         }
         let (previous, loop) = lock.withLock { () -> (Phase, EventLoop?) in
             defer {
@@ -275,7 +293,7 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
             return (phase, self.loop)
         }
         switch previous {
-        case .executing(.send(let continuation), _):
+        case .executing(.step(let continuation), _):
             continuation.resume(with: outcome.map(Step.returned))
         case .executing(.close(let continuation), _):
             switch outcome {
@@ -290,6 +308,13 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
         case .unattended(.cancelled), .created, .suspended, .finished:
             break  // cancelled with nobody waiting: nothing to deliver
         }
+    }
+
+    /// What the body's driver gets for `error` leaving the body: `GeneratorError.stopIteration`
+    /// becomes `raisedStopIteration`, so that it cannot be mistaken for this generator's end.
+    /// Python (PEP 479): `RuntimeError: generator raised StopIteration`.
+    private static func bodyEnd(_ error: any Error) -> any Error {
+        (error as? GeneratorError) == .stopIteration ? GeneratorError.raisedStopIteration : error
     }
 
     private static func isCancellation(_ error: any Error) -> Bool {

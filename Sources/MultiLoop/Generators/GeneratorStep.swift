@@ -1,5 +1,5 @@
-/// What one `send` to a generator produced: the value of its next `yield`, or, when the body
-/// returned instead, its return value.
+/// What one `send` (or `throw`) to a generator produced: the value of its next `yield`, or, when
+/// the body returned instead, its return value.
 ///
 /// Python: `gen.send(v)` returns the yielded value, or raises `StopIteration(value)` when the
 /// generator returns; here the return is an ordinary result, `.returned(value)`, type-checked
@@ -30,8 +30,9 @@ extension GeneratorStep: Equatable where Yielded: Equatable, Returned: Equatable
 public enum GeneratorState: Sendable, Equatable {
     /// Not started: the first `send(nil)` (or iteration) runs the body. `GEN_CREATED`.
     case created
-    /// The body is executing (a `send` or `close` waits for it, or it runs unattended after a
-    /// cancellation or after its generator was deallocated). `GEN_RUNNING`.
+    /// The body is executing (a `send`, `throw` or `close` waits for it, or it runs unattended
+    /// after a cancellation or after its generator was deallocated); a body in `yield(from:)`
+    /// executes while the generator it delegates to runs. `GEN_RUNNING`.
     case running
     /// The body is suspended at a `yield`, waiting for the next `send`. `GEN_SUSPENDED`.
     case suspended
