@@ -1,0 +1,31 @@
+import Testing
+@testable import MultiLoop
+
+/// Helpers for the task-group suites (Swift's groups on a loop, and `withLoopTaskGroup`).
+enum TaskGroupTesting {
+    /// Runs `main` with `run` (a new loop) on a thread of its own: `run` blocks its thread for
+    /// the loop's life, and Swift's global pool has only 2 threads here. A watchdog stops the
+    /// loop after `FutureTesting.generousSeconds`, so a scenario that hangs throws
+    /// `EventLoopError.stoppedBeforeFutureCompleted` instead of hanging the test.
+    static func runOnItsOwnThread<T: Sendable>(_ main: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await offThePool {
+            Result {
+                try run { () async throws -> T in
+                    try FutureTesting.armWatchdog(getRunningLoop())
+                    return try await main()
+                }
+            }
+        }.get()
+    }
+
+    /// Sleeps on the running loop until `condition` holds; throws `FutureTesting.DidNotHappen`
+    /// after `FutureTesting.generousSeconds`.
+    static func waitUntil(_ what: String = "a condition of the scenario", _ condition: @Sendable () -> Bool) async throws {
+        let loop = try getRunningLoop()
+        let deadline = loop.time() + FutureTesting.generousSeconds
+        while !condition() {
+            guard loop.time() < deadline else { throw FutureTesting.DidNotHappen(what: what) }
+            try await sleep(0.001)
+        }
+    }
+}
