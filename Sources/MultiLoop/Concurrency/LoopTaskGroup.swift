@@ -92,7 +92,11 @@ public final class LoopTaskGroup: @unchecked Sendable, CustomStringConvertible {
     /// - Returns: the task: await it (`try await task.value`), cancel it (a cancelled child is
     ///   not an error), or read its result once the group is done.
     /// - Throws: `TaskGroupStateError.finished` once the body and every child have ended;
-    ///   `.shuttingDown` while the group aborts. Then `operation` never runs.
+    ///   `.shuttingDown` while the group aborts. Then `operation` never runs. A child that the
+    ///   abort cancelled while it was running (not suspended) learns of it only at its next
+    ///   cancellation-aware suspension (Swift's cooperative cancellation), so its `createTask`
+    ///   may throw `.shuttingDown` first, which would then be its error: check
+    ///   `Task.isCancelled` (or `try Task.checkCancellation()`) before starting more work.
     @discardableResult
     public func createTask<Value: Sendable>(name: String? = nil, eager: Bool = false,
                                             _ operation: @escaping @Sendable () async throws -> Value) throws(TaskGroupStateError) -> LoopTask<Value> {
