@@ -135,13 +135,15 @@ public final class LoopTaskGroup: @unchecked Sendable, CustomStringConvertible {
     /// Runs the body in a child task and supervises the group until everything is done, then
     /// decides the outcome. Runs in the caller's task.
     func run<GroupResult: Sendable>(_ body: @Sendable (LoopTaskGroup) async throws -> GroupResult) async throws -> GroupResult {
+        // The body's child task runs on behalf of the caller's task: `currentTask()` there.
+        let owner = currentTask()
         let bodyOutcome = await withoutActuallyEscaping(body) { body in
             await withTaskGroup(of: Result<GroupResult, any Error>.self) { bodyTask in
                 await withTaskCancellationHandler {
                     bodyTask.addImmediateTask(executorPreference: loop) {
                         let outcome: Result<GroupResult, any Error>
                         do {
-                            outcome = .success(try await body(self))
+                            outcome = .success(try await CurrentLoopTask.binding.withValue(owner) { try await body(self) })
                         } catch {
                             outcome = .failure(error)
                         }

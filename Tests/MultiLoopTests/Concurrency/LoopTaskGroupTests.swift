@@ -330,7 +330,7 @@ struct LoopTaskGroupTests {
         let seen = try await TaskGroupTesting.runOnItsOwnThread { () async throws -> Seen in
             let cancelled = Locked<[String]>([])
             do {
-                _ = try await withTimeout(0.002) {
+                _ = try await withTimeout(0.002) { _ in
                     try await withLoopTaskGroup { group in
                         try group.createTask { try await Self.sleepLogging("child", to: cancelled) }
                     }

@@ -5,7 +5,7 @@ import Testing
 @Suite("Task introspection and factories", .timeLimit(.minutes(5)))
 struct TaskIntrospectionTests {
     // CPython test_tasks: test_current_task, test_current_task_with_interleaving_tasks.
-    @Test("currentTask() is the calling loop task, also in a timeout scope's body; nil elsewhere (async let included)")
+    @Test("currentTask() is the calling loop task, also in a timeout scope's or task group's body; nil elsewhere (async let included)")
     func currentTaskIdentity() throws {
         #expect(currentTask() == nil)
         let outcome = try run { () async throws -> [Bool] in
@@ -21,7 +21,8 @@ struct TaskIntrospectionTests {
                 try gate.setResult(())
                 async let child = currentTask() == nil  // a structured child is not a loop task
                 let inScope = try await withTimeout(3_600) { _ in currentTask() === me }
-                return await child && inScope && me !== nil
+                let inGroup = try await withLoopTaskGroup { _ in currentTask() === me }
+                return await child && inScope && inGroup && me !== nil
             }
             let inCallback = loop.createFuture(of: Bool.self)
             try loop.callSoon { try inCallback.setResult(currentTask() == nil) }
