@@ -25,9 +25,11 @@ extension EventLoop {
     /// and a callback that schedules more work during this final batch gets `.closed`. Timers not
     /// yet fired are cancelled and reported, and whoever waits for one is told (a task in `sleep`
     /// gets `CancellationError`, a `schedule(after:)` future `.closed`). After `close()` every
-    /// scheduling call throws `.closed`. Last, the futures and tasks of this loop that ended with
-    /// an error nobody retrieved, and are still alive, are reported to the exception handler
-    /// ("Future exception was never retrieved", see `Future+Retrieval.swift`).
+    /// scheduling call throws `.closed`. The default executor is shut down without waiting, as
+    /// asyncio's close does: jobs it had queued still run on its threads (see
+    /// `runInExecutor`), which then end on their own. Last, the futures and tasks of this loop
+    /// that ended with an error nobody retrieved, and are still alive, are reported to the
+    /// exception handler ("Future exception was never retrieved", see `Future+Retrieval.swift`).
     ///
     /// - Throws: `EventLoopError.closeWhileRunning` while the loop runs (also from its own
     ///   callbacks); the loop is unchanged.
@@ -76,6 +78,7 @@ extension EventLoop {
             report.timersCancelled += 1
             entry.handle.loopClosedBeforeDeadline()
         }
+        shutDownDefaultExecutorAtClose()
         publishStatistics()
 
         Self.runningOnThisThread.set(previous)

@@ -120,6 +120,11 @@ public final class EventLoop: @unchecked Sendable {
     let lifecycleLock = PThreadMutex()
     var lifecycle = Lifecycle.idle
 
+    // MARK: Default executor (guarded by `lifecycleLock`; see EventLoop+RunInExecutor.swift)
+
+    /// asyncio's `_default_executor` and `_executor_shutdown_called`.
+    var defaultExecutor = DefaultExecutorState.none
+
     // MARK: Tasks (guarded by `taskLock`; see `createTask`)
 
     /// A spin lock (a word of line 3): held for an append or a swap-remove, and by `allTasks()`

@@ -26,6 +26,9 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
     case stoppedBeforeFutureCompleted
     /// A system call failed while creating or running the loop (name and errno).
     case systemCallFailed(String, Int32)
+    /// `runInExecutor` with no pool, or `setDefaultExecutor`, after `shutdownDefaultExecutor()`.
+    /// asyncio: "Executor shutdown has been called".
+    case defaultExecutorShutDown
 
     public var description: String {
         switch self {
@@ -38,6 +41,7 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
         case .noRunningLoop: return "no running event loop on this thread"
         case .stoppedBeforeFutureCompleted: return "the event loop stopped before the future completed"
         case .systemCallFailed(let name, let code): return "\(name) failed with errno \(code)"
+        case .defaultExecutorShutDown: return "the loop's default executor was shut down (shutdownDefaultExecutor)"
         }
     }
 }

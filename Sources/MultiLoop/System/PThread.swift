@@ -43,4 +43,12 @@ package final class PThread: @unchecked Sendable {
         joined = true
         pthread_join(thread, nil)
     }
+
+    /// Lets the thread free itself when it ends: nobody will join it. Instead of `join`, once
+    /// (either one makes the other a no-op); from any thread, the thread itself included.
+    package func detach() {
+        guard !joined else { return }
+        joined = true
+        pthread_detach(thread)
+    }
 }

@@ -48,6 +48,10 @@ package final class PThreadMutex: @unchecked Sendable {
     /// Wakes every thread in `wait`. Call with the lock held.
     func broadcast() { pthread_cond_broadcast(condition) }
 
+    /// Wakes one thread in `wait` (if any). Call with the lock held; only where every waiter
+    /// waits for the same predicate, so that waking any one of them is enough.
+    func signal() { pthread_cond_signal(condition) }
+
     /// Waits on the condition; call with the lock held, in a loop that re-checks the predicate.
     /// `deadlineNanoseconds` is on CLOCK_MONOTONIC (`ml_monotonic_ns`); nil waits forever.
     /// Returns false when the deadline passed.
