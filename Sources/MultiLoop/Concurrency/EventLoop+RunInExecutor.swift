@@ -80,7 +80,7 @@ extension EventLoop {
     ///   created; `ThreadPoolError.shutDown` from a `pool` that was shut down.
     public func runInExecutor<Value: Sendable>(_ pool: ThreadPool? = nil,
                                                _ function: @escaping @Sendable () throws -> Value) async throws -> Value {
-        let target = try pool ?? defaultExecutorForSubmission()
+        let target = try executor(for: pool)
         // Two parties race to resume the awaiting task: the worker that ran `function`, and the
         // cancellation handler. The resumer gives the continuation to exactly one of them; the
         // other drops what it has. The job is the resumer's token: a cancel that wins withdraws
@@ -226,9 +226,15 @@ extension EventLoop {
         }
     }
 
-    /// The pool for a `runInExecutor` with none: the default executor, created on first use.
-    private func defaultExecutorForSubmission() throws(EventLoopError) -> ThreadPool {
-        try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool in
+    /// The pool a `runInExecutor` call submits to: `pool`, or the default executor, created on
+    /// first use. asyncio: `_check_closed()` first, then `_check_default_executor()` for the
+    /// default executor only.
+    private func executor(for pool: ThreadPool?) throws(EventLoopError) -> ThreadPool {
+        if let pool {
+            guard !isClosed else { throw .closed }
+            return pool
+        }
+        return try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool in
             guard lifecycle != .closing && lifecycle != .closed else { throw .closed }
             switch defaultExecutor {
             case .ready(let pool):
