@@ -99,7 +99,8 @@ extension EventLoop {
                         resumer.takeContinuation()?.resume(with: outcome)
                     }
                 } catch {
-                    // The default executor was shut down (or the loop closed) since we got it.
+                    // The default executor was shut down (or the loop closed) since we got it (one
+                    // that was replaced is not shut down while a call still holds it).
                     let refusal: any Error = pool == nil ? defaultExecutorRefusal() : error
                     resumer.takeContinuation()?.resume(throwing: refusal)
                     return
@@ -121,14 +122,18 @@ extension EventLoop {
     /// The loop does not own a pool you set, but treats it as asyncio treats its default
     /// executor: `shutdownDefaultExecutor()` shuts it down and joins it, and `close()` shuts it
     /// down without waiting (except `ThreadPool.shared`, which cannot be shut down). A default
-    /// executor the loop created itself and that `pool` replaces is shut down without waiting:
-    /// what it had queued still runs. One you set that `pool` replaces is left as it is.
+    /// executor the loop created itself and that `pool` replaces is let go, as asyncio drops it:
+    /// calls already using it go on, and once the last of them has returned it shuts down
+    /// without waiting (what it had queued still runs, then its threads end). One you set that
+    /// `pool` replaces is left as it is.
     ///
     /// - Throws: `EventLoopError.closed` on a closed loop, and
     ///   `EventLoopError.defaultExecutorShutDown` after `shutdownDefaultExecutor()`: the pool is
     ///   not set (asyncio sets it, and then refuses to use it).
     public func setDefaultExecutor(_ pool: ThreadPool) throws(EventLoopError) {
-        let replaced = try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool? in
+        // The replaced pool is returned, to be released after the lock: the last reference to a
+        // loop's own executor shuts it down (its deinit).
+        _ = try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool? in
             guard lifecycle != .closing && lifecycle != .closed else { throw .closed }
             switch defaultExecutor {
             case .shutDown:
@@ -138,10 +143,9 @@ extension EventLoop {
                 return nil
             case .ready(let current):
                 defaultExecutor = .ready(pool)
-                return current === pool ? nil : current
+                return current
             }
         }
-        if let replaced, replaced.kind == .loopDefault { replaced.shutdown(wait: false) }
     }
 
     /// Shuts the default executor down and waits, without blocking the loop, until every job it
