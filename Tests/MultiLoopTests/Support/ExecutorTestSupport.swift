@@ -1,0 +1,48 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+@testable import MultiLoop
+
+/// Helpers for the executor suites (RunInExecutorTests, DefaultExecutorTests).
+enum ExecutorTesting {
+    typealias Gate = FutureTesting.Event
+
+    /// Runs `main` with `run` (a new loop) on a thread of its own, and returns its result.
+    static func onNewLoop<T: Sendable>(_ main: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await offThePool { Result { try run(main) } }.get()
+    }
+
+    /// What `body` threw, or nil.
+    static func refusal(_ body: () async throws -> Void) async -> (any Error)? {
+        do { try await body(); return nil } catch { return error }
+    }
+
+    /// Polls, in a task of a loop, until `condition` holds (bounded: a safety net against a hang,
+    /// never a measurement).
+    static func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        var waited = 0.0
+        while !condition() {
+            guard waited < FutureTesting.generousSeconds else { throw FutureTesting.DidNotHappen(what: what) }
+            try await MultiLoop.sleep(0.001)
+            waited += 0.001
+        }
+    }
+
+    /// The calling thread's name (Linux: /proc/thread-self/comm, without its newline).
+    static func threadName() -> String {
+        let fd = open("/proc/thread-self/comm", O_RDONLY)
+        guard fd >= 0 else { return "?" }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = read(fd, &bytes, bytes.count)
+        guard count > 0 else { return "?" }
+        return String(decoding: bytes[0..<count], as: UTF8.self).trimmingSuffixNewline()
+    }
+}
+
+private extension String {
+    func trimmingSuffixNewline() -> String { hasSuffix("\n") ? String(dropLast()) : self }
+}
