@@ -9,8 +9,9 @@
 ///    they start meanwhile are cancelled in turn, for up to 100 rounds). Every error other than
 ///    a cancellation that those tasks end with is reported to the loop's exception handler
 ///    ("unhandled error during run() shutdown", with the task's name), as asyncio does.
-/// 4. Shuts down the loop's default executor (`shutdownDefaultExecutor()`), waiting for the
-///    functions it still runs.
+/// 4. Shuts down the loop's default executor (`shutdownDefaultExecutor()`), running the loop
+///    until the functions it still runs or has queued have finished (at most 300 s, asyncio's
+///    `THREAD_JOIN_TIMEOUT`; then the exception handler is told).
 /// 5. Closes the loop (which runs whatever callbacks were still accepted, and reports errors
 ///    never retrieved), and returns `main`'s result or rethrows its error.
 ///
@@ -61,7 +62,14 @@ extension EventLoop {
         }
     }
 
-    /// Step 4 of `run`: waits for the default executor's functions (until helper work lands,
-    /// nothing to do: the default executor is the process-wide pool).
-    func shutDownDefaultExecutorAtRunEnd() {}
+    /// Step 4 of `run`: shuts down the default executor and runs the loop until its threads
+    /// have finished what they run and were joined, for at most `threadJoinTimeout` seconds
+    /// (asyncio: `shutdown_default_executor(constants.THREAD_JOIN_TIMEOUT)`, 300 s; past it the
+    /// exception handler is told and `run` goes on to close the loop).
+    func shutDownDefaultExecutorAtRunEnd(threadJoinTimeout: Double = 300) {
+        let shutdown = makeTask(name: "shutdown-default-executor") { [self] in
+            try await shutdownDefaultExecutor(timeout: threadJoinTimeout)
+        }
+        _ = try? runUntilComplete(shutdown.future)
+    }
 }

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import MultiLoop
 
 /// What `run { }` does at its end with what `main` left behind (asyncio.runners).
@@ -42,6 +45,26 @@ struct RunShutdownTests {
         #expect(reports[0].message == "unhandled error during run() shutdown")
         #expect(reports[0].taskName == "leftover")
         #expect(reports[0].error as? TestError == TestError(code: 10))
+    }
+
+    // asyncio.runners.Runner.close: shutdown_default_executor before the loop closes.
+    @Test("run returns only after the default executor's functions have finished, even one whose awaiter was cancelled")
+    func waitsForExecutorJobs() throws {
+        let finished = Locked(false)
+        let started = Locked(false)
+        try run { () async throws -> Void in
+            let loop = try getRunningLoop()
+            _ = loop.createTask { () async throws -> Void in
+                try await loop.runInExecutor {
+                    started.withLock { $0 = true }
+                    usleep(50_000)
+                    finished.withLock { $0 = true }
+                }
+            }
+            while !started.value { try await sleep(0.001) }
+            // main returns now: the task awaiting the function is cancelled, the function runs on.
+        }
+        #expect(finished.value, "run returned while an executor function still ran")
     }
 
     @Test("tasks that leftover tasks start while being cancelled are cancelled in turn")
