@@ -175,6 +175,12 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
             // Outside the lock: on a loop that closes meanwhile the task's first job runs at
             // once on this thread, and the body takes the lock.
             let task = loop.createTask(name: name) { [self] in await runBody(body) }
+            // A task cancelled before its body started never runs it (asyncio's rule): then
+            // nobody else would tell the driver. After a body that ran, this finds the
+            // generator finished and does nothing.
+            _ = try? task.addDoneCallback(on: loop) { [self] task in
+                if task.isCancelled { deliverEnd(.failure(CancellationError())) }
+            }
             let cancelNow = lock.withLock { () -> Bool in
                 if case .finished = phase { return cancelWhenStarted }
                 bodyTask = task
@@ -285,6 +291,13 @@ final class GeneratorCore<Yielded: Sendable, Sent: Sendable, Returned: Sendable>
         } catch {
             outcome = .failure(Self.bodyEnd(error))
         }
+        deliverEnd(outcome)
+    }
+
+    /// The body ended with `outcome` (or its task was cancelled before it started): the
+    /// generator is finished, and whoever waits for the body is told. Once: a second call finds
+    /// the generator finished.
+    private func deliverEnd(_ outcome: Result<Returned, any Error>) {
         let (previous, loop) = lock.withLock { () -> (Phase, EventLoop?) in
             defer {
                 phase = .finished

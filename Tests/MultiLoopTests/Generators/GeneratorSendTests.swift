@@ -188,4 +188,33 @@ struct GeneratorSendTests {
         await #expect(throws: EventLoopError.closed) { try await generator.send(nil) }
         #expect(generator.state == .created)
     }
+
+    // A task cancelled before its body started never runs it (asyncio's rule for tasks): the
+    // generator must still tell its driver.
+    @Test("a driver cancelled before the body's task started gets the cancellation, not a hang")
+    func driverCancelledBeforeBodyStarted() throws {
+        // A loop of our own, not `run`: a driver left hanging must fail the expectations below,
+        // not make `run` wait for it at its end.
+        let loop = try EventLoop()
+        let ran = Locked(false)
+        let generator = Generator<Int, Int, Void>(loop: loop) { context in
+            ran.withLock { $0 = true }
+            _ = try await context.yield(1)
+        }
+        let check = loop.createTask { () async -> (told: Bool, cancelled: Bool) in
+            // Eager: `send` runs now, makes the body's task (queued for the next iteration)
+            // and suspends; the cancel then reaches the body's task before it starts.
+            let driver = loop.createTask(eager: true) { try await generator.send(nil) }
+            driver.cancel()
+            // Bounded: about 5 s for a driver that is never told.
+            for _ in 0..<5_000 where !driver.isDone { try? await Task.sleep(for: .milliseconds(1)) }
+            return (driver.isDone, driver.isCancelled)
+        }
+        let outcome = try loop.runUntilComplete(check.future)
+        _ = try loop.close()
+        #expect(outcome.told, "the driver was never told")
+        #expect(outcome.cancelled)
+        #expect(!ran.value)
+        #expect(generator.state == .closed)
+    }
 }
