@@ -69,7 +69,7 @@ extension Future {
     @usableFromInline
     final func waitInNode(cancellable: Bool) async throws -> Value {
         let node = AwaitNode<Value>()
-        guard register(node) else { return try storedOutcome() }  // done meanwhile
+        guard register(node) else { return try outcomeWithoutRetrieving() }  // done meanwhile
         return try await node.wait(for: self, cancellable: cancellable)
     }
 
@@ -82,7 +82,7 @@ extension Future {
             case AwaiterWord.reserved:
                 return  // published: the completer or the canceller resumes it
             case AwaiterWord.done:
-                continuation.resume(with: Result { try storedOutcome() })
+                continuation.resume(with: Result { try outcomeWithoutRetrieving() })
             default:  // cancelled before it was published
                 AwaiterWord.release(awaiterWord)
                 continuation.resume(throwing: CancellationError())
@@ -127,7 +127,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
             case AwaiterWord.done:
                 // The completer found RESERVED and left the outcome to us.
                 self.continuation = nil
-                continuation.resume(with: Result { try future.storedOutcome() })
+                continuation.resume(with: Result { try future.outcomeWithoutRetrieving() })
             default:
                 self.continuation = nil
                 continuation.resume(throwing: CancellationError())
@@ -138,7 +138,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
     override func futureDidComplete(_ future: AnyObject) {
         if AwaiterWord.complete(stateWord), let continuation = continuation.take() {
             let future = unsafeDowncast(future, to: Future<Value>.self)
-            continuation.resume(with: Result { try future.storedOutcome() })
+            continuation.resume(with: Result { try future.outcomeWithoutRetrieving() })
         }
     }
 }

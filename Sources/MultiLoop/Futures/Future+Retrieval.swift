@@ -28,6 +28,15 @@ extension Future {
     @inlinable
     static var claimRetrieved: ml_word_t { 3 }
 
+    /// `result()` without marking an error retrieved: for the waits that hand the outcome to an
+    /// awaiter, which marks it itself when the error ends its wait (`noteAwaited`). The `isDone`
+    /// check is also the acquire load that makes the outcome visible.
+    @inlinable
+    final func outcomeWithoutRetrieving() throws -> Value {
+        guard isDone else { throw InvalidStateError.resultNotReady }
+        return try storedOutcome()
+    }
+
     /// Marks the outcome's error retrieved. Any thread, after `isDone`.
     @inlinable
     final func markRetrieved() {
