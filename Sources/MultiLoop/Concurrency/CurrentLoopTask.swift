@@ -61,9 +61,21 @@ extension LoopTask: CancelMessageCarrier {}
 
 extension Future {
     /// Refuses a task's await of itself (it would never end). asyncio raises
-    /// `RuntimeError("Task cannot await on itself")`.
+    /// `RuntimeError("Task cannot await on itself")`. On every await of a pending task, so it
+    /// compares the calling Swift task with the task's own (a load and a compare), not
+    /// `currentTask()` (a lookup under the task lock, then a task-local read when it fails).
+    /// Only while the task's Swift task is not stored yet (an eager body's first steps) does it
+    /// ask `currentTask()`.
     @usableFromInline
     final func refuseAwaitFromOwnBody() throws(LoopTaskError) {
-        if currentTask() === self { throw .awaitsItself(description) }
+        let task = unsafeDowncast(self, to: LoopTask<Value>.self)  // `isTask`: the only subclass
+        // `swiftTask` is written once, by `start`, before the task is handed to anyone but its
+        // own body, whose first steps may run before it (then nil).
+        if let own = task.swiftTask {
+            guard unsafeBitCast(own, to: UInt.self) == currentSwiftTaskKey() else { return }
+        } else if currentTask() !== self {
+            return
+        }
+        throw .awaitsItself(description)
     }
 }
