@@ -1,12 +1,12 @@
 /// Which loop task is running.
 ///
-/// A task's body files the Swift task it runs in with its loop when it starts
-/// (`EventLoop.enterBody`), and removes it when it ends: `currentTask()` looks the calling Swift
-/// task up there. No task-local value is bound around every body: that cost an allocation per
-/// task (the task-local item overflowed the task allocator's first slab; measured with the
-/// TaskCreate benchmark's malloc count). The Swift tasks that run code on a task's behalf (the
-/// body of a timeout scope, of a task group) bind `binding` instead, which the tasks they start
-/// inherit.
+/// `currentTask()` looks for the calling Swift task among the running loop's live tasks (each
+/// knows its Swift task once `start` stored it; during an eager start, before that, the loop
+/// marks the task it is starting). Nothing is paid per task: a task-local value bound around
+/// every body cost an allocation per task (the item overflowed the task allocator's first slab:
+/// TaskCreate's malloc count, +1 per task), and a map from Swift tasks to loop tasks an insertion
+/// and a removal. The Swift tasks that run code on a task's behalf (the body of a timeout scope,
+/// of a task group) bind `binding` instead, which the tasks they start inherit.
 @usableFromInline
 enum CurrentLoopTask {
     /// The loop task on whose behalf a child Swift task runs (not bound in a task's own body).
@@ -34,11 +34,13 @@ func currentSwiftTaskKey() -> SwiftTaskKey {
 /// Unlike asyncio's, it never throws: with no running loop it returns nil; and it takes no loop
 /// (asyncio's `current_task(loop)` asks a loop which task it runs; here the answer belongs to
 /// the calling task, wherever it runs). A task's body that continues off its loop after the loop
-/// closed is no longer found.
+/// closed is no longer found. Cost: a scan of the loop's live tasks (O(n)); it is meant for
+/// occasional questions, not for every step.
 public func currentTask() -> (any CancellableLoopTask)? {
     if let loop = EventLoop.runningOnThisThread.value {
         let key = currentSwiftTaskKey()
-        if key != 0, let task = loop.task(runningIn: key) { return task }
+        if key != 0, let task = loop.liveTask(runningIn: key) { return task }
+        if let starting = loop.eagerlyStarting { return starting }
     }
     return CurrentLoopTask.binding.get()
 }

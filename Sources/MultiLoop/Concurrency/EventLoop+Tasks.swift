@@ -77,12 +77,10 @@ extension EventLoop {
         }
     }
 
-    /// Removes a task from the list (O(1): the last one takes its place), and its body's Swift
-    /// task from `tasksBySwiftTask`.
+    /// Removes a task from the list (O(1): the last one takes its place).
     @usableFromInline
-    func unregisterTask(_ task: any LiveLoopTask, body: SwiftTaskKey) {
+    func unregisterTask(_ task: any LiveLoopTask) {
         taskLock.withLock {
-            if body != 0 { tasksBySwiftTask[body] = nil }
             let index = task.liveIndex
             guard index >= 0 else { return }
             task.liveIndex = -1
@@ -94,19 +92,12 @@ extension EventLoop {
         }
     }
 
-    /// The body of `task` starts (on the loop's thread, or wherever its Swift task runs once the
-    /// loop is closed): files the Swift task it runs in, for `currentTask()`. Returns the key to
-    /// remove at the end (0 outside a Swift task, which cannot happen for a task's body).
-    @usableFromInline
-    func enterBody(_ task: any LiveLoopTask) -> SwiftTaskKey {
-        let key = currentSwiftTaskKey()
-        if key != 0 { taskLock.withLock { tasksBySwiftTask[key] = task } }
-        return key
-    }
-
-    /// The loop task whose body runs in the calling Swift task, if it is one of this loop's.
-    func task(runningIn key: SwiftTaskKey) -> (any LiveLoopTask)? {
-        taskLock.withLock { tasksBySwiftTask[key] }
+    /// The live task of this loop whose body runs in the Swift task `key`: a scan of the list
+    /// under its lock (O(live tasks): `currentTask()` is asked once per timeout scope or task
+    /// group, and by user code; keeping a map instead cost every task an insertion and a
+    /// removal).
+    func liveTask(runningIn key: SwiftTaskKey) -> (any LiveLoopTask)? {
+        taskLock.withLock { liveTasks.first { $0.swiftTaskKey == key } }
     }
 
     /// A number for a task's default name: unique in the process, in creation order on each
@@ -170,9 +161,14 @@ extension CancellableLoopTask {
 protocol LiveLoopTask: CancellableLoopTask {
     /// The task's index in its loop's `liveTasks`, -1 when not there. Guarded by `taskLock`.
     var liveIndex: Int { get set }
+    /// The address of the Swift task running the body, 0 before `start` stored it. Guarded by
+    /// `taskLock`.
+    var swiftTaskKey: SwiftTaskKey { get }
 }
 
 extension LoopTask: LiveLoopTask {
+    @usableFromInline var swiftTaskKey: SwiftTaskKey { swiftTask.map { unsafeBitCast($0, to: UInt.self) } ?? 0 }
+
     public func waitUntilDone() async {
         await waitIgnoringCancellation()
     }

@@ -170,7 +170,6 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     @inlinable
     final func run() async {
         guard let operation = operation.take() else { return }
-        let body = loop.enterBody(self)
         let outcome: Result<Value, any Error>
         if Task.isCancelled {
             outcome = .failure(CancellationError())
@@ -181,16 +180,16 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
                 outcome = .failure(error)
             }
         }
-        finish(with: outcome, body: body)
+        finish(with: outcome)
     }
 
     /// Settles the task with the body's outcome; out of line, as everything after the body.
     @usableFromInline
-    final func finish(with outcome: Result<Value, any Error>, body: SwiftTaskKey) {
+    final func finish(with outcome: Result<Value, any Error>) {
         if alsoSettles != nil { markRetrieved() }
         settle(with: outcome, cancelMessage: { self.cancelMessage })
         alsoSettles?.settle(with: outcome, cancelMessage: { self.cancelMessage })
-        loop.unregisterTask(self, body: body)
+        loop.unregisterTask(self)
         loop.countTaskFinished()
     }
 
@@ -205,7 +204,12 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
         // initializer's parameter type costs a thunk and its context, an allocation per task.
         let task: Task<Void, Never>
         if eager {
+            // Until `attach` has stored the Swift task, `currentTask()` knows the body's first
+            // steps by this mark (loop-thread state; restored for a nested eager start).
+            let outer = loop.eagerlyStarting
+            loop.eagerlyStarting = self
             task = Task.immediate(executorPreference: loop) { [self] in await run() }
+            loop.eagerlyStarting = outer
         } else {
             task = Task(executorPreference: loop) { [self] in await run() }
         }

@@ -109,6 +109,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var counters = LoopCounters()
     /// Spent handles of local `callSoon` calls, for the next ones.
     @exclusivity(unchecked) var localHandles = LocalHandleCache()
+    /// The task whose body `createTask(eager: true)` is running right now, before its Swift
+    /// task is stored (`currentTask()`).
+    @usableFromInline @exclusivity(unchecked) var eagerlyStarting: (any CancellableLoopTask)?
     /// The block of task numbers the loop thread hands out (see `nextTaskNumber`).
     @exclusivity(unchecked) var taskNumbers = (next: 0, end: 0)
 
@@ -134,9 +137,6 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's tasks that are not done, in no order; each knows its index (O(1) removal).
     /// asyncio: `_all_tasks`.
     @exclusivity(unchecked) var liveTasks: [any LiveLoopTask] = []
-    /// The tasks whose body has started, by the address of the Swift task running it
-    /// (`currentTask()`): filed by the body when it starts, removed when it ends.
-    @exclusivity(unchecked) var tasksBySwiftTask: [SwiftTaskKey: any LiveLoopTask] = [:]
 
     // MARK: Errors (guarded by `errorLock`)
 

@@ -82,14 +82,19 @@ struct TaskIntrospectionTests {
                 try await started.value
                 let me = try #require(box.value)
                 do {
-                    // Bounded: without the refusal this would end after 5 s with TimeoutError.
-                    return try await waitFor(5) { try await me.value }
+                    return try await me.value
                 } catch let error as LoopTaskError {
                     guard case .awaitsItself = error else { return -2 }
                     return -1
+                } catch {
+                    return -3  // the watchdog's cancel: the await was not refused
                 }
             }
             box.withLock { $0 = task }
+            // Bounded: without the refusal the watchdog ends the wait after 5 s, and the
+            // expectation below fails.
+            let watchdog = try loop.callLater(5) { task.cancel() }
+            defer { watchdog.cancel() }
             try started.setResult(())
             #expect(try await task.value == -1)
         }
