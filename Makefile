@@ -17,7 +17,7 @@ TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 ASAN_ENV := ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" \
 	LSAN_OPTIONS="suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=1"
 
-.PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke demo stress bench bench-check \
+.PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke consumer demo stress bench bench-check \
 	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean
 
 all: build
@@ -86,7 +86,14 @@ cli-tests: build
 scaling-smoke: deps
 	bash .ci/scaling-smoke.sh
 
-test: deps build unit-tests model cli-tests scaling-smoke tsan-tests
+# A package of its own (Tests/Consumer) that depends on MultiLoop as a user's would, through the
+# product and the public API only: built from outside this package, then run.
+CONSUMER_SCRATCH ?= .build-consumer
+consumer: deps
+	$(SWIFT) build --package-path Tests/Consumer --scratch-path $(CONSUMER_SCRATCH) -Xswiftc -warnings-as-errors
+	$(CONSUMER_SCRATCH)/debug/Consumer
+
+test: deps build unit-tests model cli-tests scaling-smoke consumer tsan-tests
 	@echo "make test: all checks passed"
 
 # Seeded bugs (Tests/Mutants/mutants.txt), one at a time, in a copy of the tree
@@ -159,4 +166,4 @@ scaling-static: deps
 	cp $(SCALING_DIR)/static/release/multiloop-scaling $(SCALING_DIR)/multiloop-scaling
 
 clean:
-	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) .build-python .build-mutants
+	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) .build-python .build-mutants $(CONSUMER_SCRATCH)

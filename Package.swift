@@ -1,4 +1,6 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.3
+// 6.3: the library uses Task.immediate (Swift 6.2) and the SchedulingExecutor SPI of Swift 6.3's
+// runtime (EventLoop+SchedulingExecutor.swift); it is tested with 6.3.1.
 import PackageDescription
 
 let package = Package(
@@ -13,9 +15,14 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
+        // libatomic_ops, a system library: without it, the build names the package to install
+        // (`make test` installs it).
+        .systemLibrary(name: "CAtomicOps", pkgConfig: "atomic_ops",
+                       providers: [.apt(["libatomic-ops-dev"]), .yum(["libatomic_ops-devel"]),
+                                   .brew(["libatomic_ops"])]),
         // The only C in the project: inline wrappers over libatomic_ops, eventfd, epoll and
-        // pthread naming/affinity. Needs the libatomic-ops-dev headers (`make test` installs them).
-        .target(name: "CMultiLoopSystem"),
+        // pthread naming/affinity.
+        .target(name: "CMultiLoopSystem", dependencies: ["CAtomicOps"]),
         // Debug builds route the shim's atomics through interleaving points, which the tests'
         // interleaving checker drives (Sources/MultiLoop/System/InterleavingPoints.swift);
         // release builds call the shim directly. A plain compile-time condition, not a flag.
