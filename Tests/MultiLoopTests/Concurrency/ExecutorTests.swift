@@ -151,7 +151,9 @@ struct SchedulingExecutorTests {
                 try await Task.sleep(for: .milliseconds(20))
                 return loop.isOnLoopThread
             }
-            try await sleep(0.005)
+            // Look at the heap once the sleeper is asleep (no time assumed: a bounded number of
+            // iterations; without the loop's timer the heap stays empty and the check fails).
+            for _ in 0..<10_000 where loop.timers.count == 0 && !sleeper.isDone { try await sleep(0) }
             let heap = loop.timers.count  // this task runs on the loop thread
             return (heap, try await sleeper.value)
         } } }.get()
@@ -164,10 +166,14 @@ struct SchedulingExecutorTests {
         let cancelled = try await offThePool { Result { try run { () async throws -> Bool in
             let loop = try getRunningLoop()
             let sleeper = loop.createTask { try await Task.sleep(for: .milliseconds(30)) }
-            try await sleep(0.002)
+            // Cancel in the step that sees the sleeper's timer in the heap: no iteration, so no
+            // timer, can come between (no time assumed, whatever the machine's load).
+            for _ in 0..<10_000 where loop.timers.count == 0 { try await sleep(0) }
+            #expect(loop.timers.count == 1)
             sleeper.cancel()
             await sleeper.waitUntilDone()
-            try await sleep(0.05)  // the wake-up job of the cancelled sleep runs meanwhile
+            // The wake-up job of the cancelled sleep runs at its deadline, before this later one.
+            try await sleep(0.05)
             return sleeper.isCancelled
         } } }.get()
         #expect(cancelled)

@@ -17,11 +17,10 @@ struct ThreadPoolTests {
     /// Polls until `condition` holds; false after `generousSeconds` (a safety net against a
     /// hang, never a measurement). Plain threads only.
     static func eventually(_ condition: () -> Bool) -> Bool {
-        var waited = 0.0
+        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)  // a clock, not a count of naps
         while !condition() {
-            if waited > FutureTesting.generousSeconds { return false }
+            if ContinuousClock.now >= deadline { return false }
             usleep(200)
-            waited += 0.000_2
         }
         return true
     }

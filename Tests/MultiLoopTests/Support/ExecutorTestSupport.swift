@@ -23,11 +23,10 @@ enum ExecutorTesting {
     /// Polls, in a task of a loop, until `condition` holds (bounded: a safety net against a hang,
     /// never a measurement).
     static func eventually(_ what: String, _ condition: () -> Bool) async throws {
-        var waited = 0.0
+        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)  // a clock, not a count of naps
         while !condition() {
-            guard waited < FutureTesting.generousSeconds else { throw FutureTesting.DidNotHappen(what: what) }
+            guard ContinuousClock.now < deadline else { throw FutureTesting.DidNotHappen(what: what) }
             try await MultiLoop.sleep(0.001)
-            waited += 0.001
         }
     }
 

@@ -46,12 +46,12 @@ enum SyncTesting {
     /// Polls `condition` until it holds (bounded by `generousSeconds`: a safety net, not a
     /// measurement).
     static func waitUntil(_ what: String, _ condition: () -> Bool) throws {
-        var waited = 0.0
+        // A clock, not a count of naps: on a loaded machine a 100 µs nap can last much longer.
+        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)
         while !condition() {
-            try #require(waited < FutureTesting.generousSeconds,
+            try #require(ContinuousClock.now < deadline,
                          "did not happen within \(FutureTesting.generousSeconds) s: \(what)")
             usleep(100)
-            waited += 0.000_1
         }
     }
 
