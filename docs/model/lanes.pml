@@ -115,7 +115,7 @@
  *    consumer does CAS(head, EMPTY, SLEEPING) then load(pub[p]) for every lane in R.
  *    SC is sound for these four accesses if each CAS is a full barrier that also keeps
  *    the later load after the CAS's store (store-load order): then at least one side
- *    sees the other's write. The code's ml_fetch_cas_full promises that ("a full
+ *    sees the other's write. The code's ml_fetch_cas_acq_rel promises that ("a full
  *    barrier on both sides"); how the C shim delivers it is discussed in README.md;
  *  - dropping a lane: abandon() is a release store after the producer's last push;
  *    the consumer acquire-loads it, so its second load of pub[p] sees every push.

@@ -33,10 +33,12 @@ typedef AO_t ml_word_t;
 
 // MARK: - Atomics on one word
 //
-// Naming: the suffix is the barrier variant of libatomic_ops, which maps onto the C++ model:
+// Naming: the suffix says the ordering each wrapper gives, in the C++ model's words:
 //   _relaxed (AO_load / AO_store / plain AO_fetch_and_add): std::memory_order_relaxed
 //   _acquire: std::memory_order_acquire      _release: std::memory_order_release
-//   _full:    std::memory_order_seq_cst (a full barrier on both sides)
+//   _acq_rel: std::memory_order_acq_rel, which is what libatomic_ops' "_full" read-modify-writes
+//             are with gcc/clang atomics (not seq_cst: see ml_fence_after_rmw)
+//   ml_fence_full: a seq_cst fence (AO_nop_full), the one truly full barrier
 // The caller chooses the variant and documents why next to the call.
 
 /// Relaxed load: atomic, no ordering. For statistics read from any thread.
@@ -65,12 +67,12 @@ static inline ml_word_t ml_fetch_cas_acquire(volatile ml_word_t *p, ml_word_t ex
     return AO_fetch_compare_and_swap_acquire(p, expected, desired);
 }
 
-/// Compare-and-swap with libatomic_ops' "full" barrier: for transitions that both publish and
-/// consume (closing a word that others pushed to). Returns the value seen. With gcc/clang
-/// atomics (libatomic_ops 7.6) this is an acq_rel compare-exchange (std::memory_order_acq_rel),
-/// not seq_cst: where a later load of another word must not pass it (a Dekker pair), follow it
+/// Compare-and-swap with acquire-release ordering (libatomic_ops' `_full` variant, which with
+/// gcc/clang atomics (libatomic_ops 7.6) is an acq_rel compare-exchange,
+/// std::memory_order_acq_rel): for transitions that both publish and consume (closing a word
+/// that others pushed to). Returns the value seen. Not seq_cst: where a later load of another word must not pass it (a Dekker pair), follow it
 /// with `ml_fence_after_rmw()`. On x86 it is a `lock cmpxchg`, a full barrier in hardware.
-static inline ml_word_t ml_fetch_cas_full(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
+static inline ml_word_t ml_fetch_cas_acq_rel(volatile ml_word_t *p, ml_word_t expected, ml_word_t desired) {
     return AO_fetch_compare_and_swap_full(p, expected, desired);
 }
 
@@ -79,10 +81,10 @@ static inline ml_word_t ml_fetch_add_relaxed(volatile ml_word_t *p, ml_word_t de
     return AO_fetch_and_add(p, delta);
 }
 
-/// Fetch-and-add with `AO_fetch_and_add_full`, which with compiler atomics is acq_rel
-/// (std::memory_order_acq_rel): a countdown whose last decrement must see what every earlier
+/// Fetch-and-add with acquire-release ordering (`AO_fetch_and_add_full`, which with compiler
+/// atomics is std::memory_order_acq_rel): a countdown whose last decrement must see what every earlier
 /// one published (a gather's count of unfinished tasks). `lock xadd` on x86.
-static inline ml_word_t ml_fetch_add_full(volatile ml_word_t *p, ml_word_t delta) {
+static inline ml_word_t ml_fetch_add_acq_rel(volatile ml_word_t *p, ml_word_t delta) {
     return AO_fetch_and_add_full(p, delta);
 }
 

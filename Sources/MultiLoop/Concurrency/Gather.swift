@@ -166,7 +166,7 @@ final class GatherWaiter<Value: Sendable>: FutureNode, @unchecked Sendable {
             }
         }
         // acq_rel: the last one down sees every other task's outcome published.
-        if ml_fetch_add_full(stateWord, -1) == 1 {
+        if ml_fetch_add_acq_rel(stateWord, -1) == 1 {
             _ = try? all.setResult(())
         }
     }

@@ -53,7 +53,7 @@ enum AwaiterWord {
     /// (the wait was cancelled first: `release` the word, then throw).
     @inlinable @inline(__always)
     static func publish(_ word: UnsafeMutablePointer<ml_word_t>) -> ml_word_t {
-        ml_fetch_cas_full(word, reserved, waiting)
+        ml_fetch_cas_acq_rel(word, reserved, waiting)
     }
 
     /// Cancels the wait; true when the caller took the continuation from `WAITING` (read it,
@@ -64,7 +64,7 @@ enum AwaiterWord {
         while old == reserved || old == waiting {
             // Acquire (of the full CAS): from WAITING, the continuation stored before the
             // awaiter's publish is visible.
-            let seen = ml_fetch_cas_full(word, old, cancelled)
+            let seen = ml_fetch_cas_acq_rel(word, old, cancelled)
             if seen == old { return old == waiting }
             old = seen
         }
@@ -87,7 +87,7 @@ enum AwaiterWord {
         while true {
             // Full: acquire for the continuation published with WAITING; release for the
             // outcome, so that an awaiter whose publish fails on DONE sees it.
-            let seen = ml_fetch_cas_full(word, old, done)
+            let seen = ml_fetch_cas_acq_rel(word, old, done)
             if seen == old { return old == waiting }
             old = seen
         }

@@ -72,7 +72,7 @@ extension Future {
             guard ml_load_relaxed(claimWord) != Self.claimRetrieved else { return }
             markRetrieved()  // a task reports in its own deinit: its future part must not again
         } else {
-            guard ml_fetch_cas_full(claimWord, 1, Self.claimRetrieved) == 1 else { return }
+            guard ml_fetch_cas_acq_rel(claimWord, 1, Self.claimRetrieved) == 1 else { return }
         }
         loop.callExceptionHandler(neverRetrievedContext(error))
     }

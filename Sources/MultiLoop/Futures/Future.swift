@@ -14,7 +14,7 @@ import CMultiLoopSystem
 /// ## How completion works
 /// The done callbacks are a second `MPSCInbox` whose head lives in this object: registering is a
 /// push, completing is a close. The completer first claims the future (a CAS on the claim word),
-/// writes the outcome, then closes the callback list; that close is a full barrier, so whoever
+/// writes the outcome, then closes the callback list; that close (an acq_rel CAS) releases it, so whoever
 /// later sees the list closed (`isDone`) also sees the outcome. A registration that finds the
 /// list closed schedules its callback directly. So every callback is delivered exactly once,
 /// whichever side wins the race.
@@ -194,7 +194,7 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
         ml_fetch_cas_acquire(claimWord, 0, 1) == 0
     }
 
-    /// Closes the callback list (publishing the outcome, with the close's full barrier) and
+    /// Closes the callback list (publishing the outcome: the close is an acq_rel CAS) and
     /// returns the chain of registrations it held (0 for none), for `notifyRegistrations`.
     @usableFromInline
     final func closeCallbackList() -> ml_word_t {

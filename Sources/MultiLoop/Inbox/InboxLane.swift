@@ -142,7 +142,7 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
         slot.initialize(to: item)
         let expected = ml_word_t(producerCount) << 1
         // Full barrier: see the type's documentation (publication + Dekker with the sleeper).
-        guard ml_fetch_cas_full(publishedWord, expected, expected + 2) == expected else {
+        guard ml_fetch_cas_acq_rel(publishedWord, expected, expected + 2) == expected else {
             slot.deinitialize(count: 1)
             return false
         }
@@ -191,7 +191,7 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
         batchCount = 0
         let expected = ml_word_t(producerCount) << 1
         // Full barrier: see the type's documentation (publication + Dekker with the sleeper).
-        guard ml_fetch_cas_full(publishedWord, expected, expected + (ml_word_t(count) << 1)) == expected else {
+        guard ml_fetch_cas_acq_rel(publishedWord, expected, expected + (ml_word_t(count) << 1)) == expected else {
             destroyUnpublished(count)
             return false
         }
@@ -281,7 +281,7 @@ final class InboxLane<Item>: InboxNode, @unchecked Sendable {
         while old & 1 == 0 {
             // Full barrier: acquire for the items the count covers; seq_cst orders the close
             // against the producer's CAS (one word: they are totally ordered anyway).
-            let seen = ml_fetch_cas_full(publishedWord, old, old | 1)
+            let seen = ml_fetch_cas_acq_rel(publishedWord, old, old | 1)
             if seen == old { break }
             old = seen
         }

@@ -116,7 +116,7 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
         // Full barrier: the loop's earlier decisions (nothing ready) must not be reordered past
         // the publication of SLEEPING; seq_cst keeps the reasoning simple and costs nothing
         // next to the system call that follows.
-        guard ml_fetch_cas_full(head, Self.empty, Self.sleeping) == Self.empty else { return false }
+        guard ml_fetch_cas_acq_rel(head, Self.empty, Self.sleeping) == Self.empty else { return false }
         // The consumer's next step may be a look at work published elsewhere (the lanes): that
         // look must not pass the publication of SLEEPING (see `InboxLane`, the Dekker pair).
         ml_fence_after_rmw()
@@ -146,7 +146,7 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
         // A plain load first: while the consumer is awake this line is only read, so the check
         // costs no transfer. The caller's full barrier orders it after the publication.
         guard ml_load_acquire(head) == Self.sleeping else { return false }
-        return ml_fetch_cas_full(head, Self.sleeping, Self.empty) == Self.sleeping
+        return ml_fetch_cas_acq_rel(head, Self.sleeping, Self.empty) == Self.sleeping
     }
 
     /// Closes the inbox: every later push is refused. Returns what was accepted before.
@@ -164,7 +164,7 @@ struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
             if old == Self.closed { return 0 }
             // acq_rel: acquire for the chain we take, release for whatever the closer wrote
             // before closing (a future's result is published by this CAS).
-            let seen = ml_fetch_cas_full(head, old, Self.closed)
+            let seen = ml_fetch_cas_acq_rel(head, old, Self.closed)
             if seen == old { return Self.isNode(old) ? old : 0 }
             old = seen
         }

@@ -55,10 +55,10 @@ func ml_fetch_cas_acquire(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_w
 }
 
 @inlinable @inline(__always)
-func ml_fetch_cas_full(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_word_t,
+func ml_fetch_cas_acq_rel(_ p: UnsafeMutablePointer<ml_word_t>, _ expected: ml_word_t,
                        _ desired: ml_word_t) -> ml_word_t {
     _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
-    return CMultiLoopSystem.ml_fetch_cas_full(p, expected, desired)
+    return CMultiLoopSystem.ml_fetch_cas_acq_rel(p, expected, desired)
 }
 
 @inlinable @inline(__always)
@@ -68,9 +68,9 @@ func ml_fetch_add_relaxed(_ p: UnsafeMutablePointer<ml_word_t>, _ delta: ml_word
 }
 
 @inlinable @inline(__always)
-func ml_fetch_add_full(_ p: UnsafeMutablePointer<ml_word_t>, _ delta: ml_word_t) -> ml_word_t {
+func ml_fetch_add_acq_rel(_ p: UnsafeMutablePointer<ml_word_t>, _ delta: ml_word_t) -> ml_word_t {
     _ = ml_interleaving_point(Int32(ML_POINT_RMW), p, 0, 0)
-    return CMultiLoopSystem.ml_fetch_add_full(p, delta)
+    return CMultiLoopSystem.ml_fetch_add_acq_rel(p, delta)
 }
 
 @inlinable @inline(__always)

@@ -160,7 +160,7 @@ final class ToyScenario: InterleavingScenario, @unchecked Sendable {
             var value = load(words)
             while true {
                 point(Int32(ML_POINT_RMW), words)
-                let seen = ml_fetch_cas_full(words, value, value + 1)
+                let seen = ml_fetch_cas_acq_rel(words, value, value + 1)
                 if seen == value { break }
                 value = seen
             }
