@@ -41,6 +41,10 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
     /// with acquire. It is only the early refusal: what decides whether one piece of work was
     /// accepted is its loop's lane (see `shutdownGracefully`).
     private let words = CacheAlignedWords(lines: 1)
+    /// `next()`'s round-robin counter (word 0).
+    private var nextTicketWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0, index: 0) }
+    /// 1 while the group accepts work (word 1).
+    private var acceptingWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0, index: 1) }
 
     // Shutdown state, under `lifecycleLock`.
     let lifecycleLock = PThreadMutex()
@@ -94,7 +98,7 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
                 member.threadMain(pinTo: cpu, startup: startup)
             }
         }
-        ml_store_release(words.word(line: 0, index: 1), 1)
+        ml_store_release(acceptingWord, 1)
         if let failure = startup.waitForAll() {
             for member in members { member.requestShutdown(gracePeriod: 0) }
             for thread in threads { thread.join() }
@@ -108,7 +112,7 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
         // threads (the last reference dropped there) it cannot wait: the loops are only told.
         guard case .running = lifecycle, !isShared else { return }
         if loops.contains(where: \.isOnLoopThread) {
-            ml_store_release(words.word(line: 0, index: 1), 0)
+            ml_store_release(acceptingWord, 0)
             for member in members { member.requestShutdown(gracePeriod: 10) }
         } else {
             _ = try? shutdownGracefully()
@@ -120,7 +124,7 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
 
     /// The next loop in round-robin order. Any thread; lock-free.
     public func next() -> EventLoop {
-        let ticket = UInt(ml_fetch_add_relaxed(words.word(line: 0, index: 0), 1))
+        let ticket = UInt(ml_fetch_add_relaxed(nextTicketWord, 1))
         return loops[Int(ticket % UInt(loops.count))]
     }
 
@@ -151,12 +155,12 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
 
     /// Whether `submit` and `submitTask` still accept work (false from the start of a shutdown).
     public var isAcceptingWork: Bool {
-        ml_load_acquire(words.word(line: 0, index: 1)) == 1
+        ml_load_acquire(acceptingWord) == 1
     }
 
     /// Marks the group as refusing work; the shutdown's first step.
     func stopAcceptingWork() {
-        ml_store_release(words.word(line: 0, index: 1), 0)
+        ml_store_release(acceptingWord, 0)
     }
 
     public var description: String {

@@ -271,33 +271,33 @@ extension EventLoop {
 
     /// Publishes the loop thread's counters (relaxed stores: each value is atomic on its own).
     func publishStatistics() {
-        ml_store_relaxed(words.word(line: 1, index: 1), ml_word_t(truncatingIfNeeded: counters.iterations))
-        ml_store_relaxed(words.word(line: 1, index: 2), ml_word_t(truncatingIfNeeded: counters.callbacksRun))
-        ml_store_relaxed(words.word(line: 1, index: 3), ml_word_t(truncatingIfNeeded: counters.wakeups))
-        ml_store_relaxed(words.word(line: 1, index: 4), ml_word_t(truncatingIfNeeded: counters.largestBatch))
-        ml_store_relaxed(words.word(line: 1, index: 5), ml_word_t(truncatingIfNeeded: counters.inboxPushes))
+        ml_store_relaxed(iterationsWord, ml_word_t(truncatingIfNeeded: counters.iterations))
+        ml_store_relaxed(callbacksRunWord, ml_word_t(truncatingIfNeeded: counters.callbacksRun))
+        ml_store_relaxed(wakeupsWord, ml_word_t(truncatingIfNeeded: counters.wakeups))
+        ml_store_relaxed(largestBatchWord, ml_word_t(truncatingIfNeeded: counters.largestBatch))
+        ml_store_relaxed(inboxPushesWord, ml_word_t(truncatingIfNeeded: counters.inboxPushes))
     }
 
     /// A snapshot of the loop's counters. Any thread; see `EventLoopStatistics` for what a
     /// snapshot does and does not promise.
     public var statistics: EventLoopStatistics {
         EventLoopStatistics(
-            iterations: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 1))),
-            callbacksRun: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 2))),
-            eventfdWrites: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 0))),
-            wakeups: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 3))),
-            largestBatch: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 4))),
-            inboxPushes: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 1, index: 5))),
-            tasksCreated: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 1))),
-            tasksFinished: UInt64(truncatingIfNeeded: ml_load_relaxed(words.word(line: 2, index: 2))))
+            iterations: UInt64(truncatingIfNeeded: ml_load_relaxed(iterationsWord)),
+            callbacksRun: UInt64(truncatingIfNeeded: ml_load_relaxed(callbacksRunWord)),
+            eventfdWrites: UInt64(truncatingIfNeeded: ml_load_relaxed(eventfdWritesWord)),
+            wakeups: UInt64(truncatingIfNeeded: ml_load_relaxed(wakeupsWord)),
+            largestBatch: UInt64(truncatingIfNeeded: ml_load_relaxed(largestBatchWord)),
+            inboxPushes: UInt64(truncatingIfNeeded: ml_load_relaxed(inboxPushesWord)),
+            tasksCreated: UInt64(truncatingIfNeeded: ml_load_relaxed(tasksCreatedWord)),
+            tasksFinished: UInt64(truncatingIfNeeded: ml_load_relaxed(tasksFinishedWord)))
     }
 
     /// Counts a task created on this loop. Any thread (a relaxed fetch-and-add: only the count
     /// matters; the line is the one producers write `eventfdWrites` on).
     @usableFromInline
-    func countTaskCreated() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 1), 1) }
+    func countTaskCreated() { _ = ml_fetch_add_relaxed(tasksCreatedWord, 1) }
 
     /// Counts a task of this loop that is done. Any thread.
     @usableFromInline
-    func countTaskFinished() { _ = ml_fetch_add_relaxed(words.word(line: 2, index: 2), 1) }
+    func countTaskFinished() { _ = ml_fetch_add_relaxed(tasksFinishedWord, 1) }
 }

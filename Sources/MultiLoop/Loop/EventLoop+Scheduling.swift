@@ -192,7 +192,7 @@ extension EventLoop {
 
     /// Writes the eventfd. Only the one thread that took the inbox out of `SLEEPING` calls it.
     func wakeUp() {
-        _ = ml_fetch_add_relaxed(words.word(line: 2, index: 0), 1)
+        _ = ml_fetch_add_relaxed(eventfdWritesWord, 1)
         waker.wake()
     }
 }

@@ -71,6 +71,18 @@ public final class EventLoop: @unchecked Sendable {
     /// value can never make a foreign thread believe it is the loop thread.
     var ownerWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 0) }
 
+    // The statistics words, named (`publishStatistics`, `statistics`). Line 1, written by the
+    // loop thread only (relaxed stores, each value atomic on its own):
+    var iterationsWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 1) }
+    var callbacksRunWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 2) }
+    var wakeupsWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 3) }
+    var largestBatchWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 4) }
+    var inboxPushesWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 5) }
+    // Line 2, counted by any thread with relaxed fetch-and-adds:
+    var eventfdWritesWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 2, index: 0) }
+    var tasksCreatedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 2, index: 1) }
+    var tasksFinishedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 2, index: 2) }
+
     /// Keeps the loop-thread state below off the cache lines of the fields above, which every
     /// producer reads on every push: without it, each append to the ready queue invalidated the
     /// line producers were reading (false sharing; it was the loop's most expensive
