@@ -39,7 +39,7 @@ struct DefaultExecutorTests {
                 observed.offTheLoop = observed.offTheLoop && !onLoopThread
                 guard let pool = loop.defaultExecutorPool else { throw FutureTesting.DidNotHappen(what: "a default executor") }
                 // Submit the next call once the worker waits again: then the count is exact.
-                try await ExecutorTesting.eventually("the worker to wait for the next job") { pool.idleThreads == 1 }
+                try await FutureTesting.eventually("the worker to wait for the next job") { pool.idleThreads == 1 }
             }
             let pool = loop.defaultExecutorPool
             observed.started = pool?.startedThreads ?? -1
@@ -93,7 +93,7 @@ struct DefaultExecutorTests {
             guard let queue = own?.queue else { throw FutureTesting.DidNotHappen(what: "a default executor") }
             try loop.setDefaultExecutor(mine)
             let ownGone = own == nil
-            try await ExecutorTesting.eventually("the replaced executor's worker to end") { queue.counts.live == 0 }
+            try await FutureTesting.eventually("the replaced executor's worker to end") { queue.counts.live == 0 }
             try loop.setDefaultExecutor(other)
             let mineAccepts = (try? mine.enqueue {}) != nil
             return (ownGone, queue.counts.live, mineAccepts, loop.defaultExecutorPool === other)

@@ -235,7 +235,7 @@ struct LoopTaskGroupTests {
                     try await Self.sleepLogging("body", to: cancelled)
                 }
             }
-            try await TaskGroupTesting.waitUntil { started.value == 5 }
+            try await FutureTesting.eventually { started.value == 5 }
             runner.cancel()
             await runner.waitUntilDone()
             return Seen(cancelled: cancelled.value, runnerCancelled: runner.isCancelled, error: try? runner.exception())
@@ -267,7 +267,7 @@ struct LoopTaskGroupTests {
                     throw error
                 }
             }
-            try await TaskGroupTesting.waitUntil { bodyReturned.value }
+            try await FutureTesting.eventually { bodyReturned.value }
             try await sleep(0.001)
             runner.cancel()
             await runner.waitUntilDone()
@@ -289,7 +289,7 @@ struct LoopTaskGroupTests {
                     do { try await sleep(Self.longSleep) } catch { throw TestError(code: 4) }
                 }
             }
-            try await TaskGroupTesting.waitUntil { started.value }
+            try await FutureTesting.eventually { started.value }
             runner.cancel()
             await runner.waitUntilDone()
             return try runner.exception()
@@ -593,7 +593,7 @@ struct LoopTaskGroupTests {
                     } catch {}
                     handedOver.withLock { $0 = true }
                 }
-                try await TaskGroupTesting.waitUntil { handedOver.value }
+                try await FutureTesting.eventually { handedOver.value }
                 thread.join()  // it has ended: a short wait
             }
             return Seen(onLoopThread: onLoop.value, refusal: refusal.value)

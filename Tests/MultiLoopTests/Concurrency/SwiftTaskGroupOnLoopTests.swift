@@ -76,7 +76,7 @@ struct SwiftTaskGroupOnLoopTests {
                             throw error
                         }
                     }
-                    try await TaskGroupTesting.waitUntil { failed.value }
+                    try await FutureTesting.eventually { failed.value }
                     for _ in 0..<5 { try await sleep(0) }  // the group would have reacted by now
                     bodyCancelled = Task.isCancelled
                     slowCancelledEarly = !cancelled.value.isEmpty
@@ -201,7 +201,7 @@ struct SwiftTaskGroupOnLoopTests {
                         try await sleep(0.001)
                         throw TestError(code: 1)
                     }
-                    try await TaskGroupTesting.waitUntil { cancelled.value.count == 2 }
+                    try await FutureTesting.eventually { cancelled.value.count == 2 }
                     groupCancelled = group.isCancelled
                     bodyCancelled = Task.isCancelled
                 }
@@ -268,7 +268,7 @@ struct SwiftTaskGroupOnLoopTests {
                     while try await group.next() != nil {}
                 }
             }
-            try await TaskGroupTesting.waitUntil { started.value == 5 }
+            try await FutureTesting.eventually { started.value == 5 }
             runner.cancel()
             await runner.waitUntilDone()
             let sawCancellation: Bool

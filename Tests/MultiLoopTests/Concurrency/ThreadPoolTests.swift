@@ -14,17 +14,6 @@ import Musl
 struct ThreadPoolTests {
     typealias Gate = FutureTesting.Event
 
-    /// Polls until `condition` holds; false after `generousSeconds` (a safety net against a
-    /// hang, never a measurement). Plain threads only.
-    static func eventually(_ condition: () -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)  // a clock, not a count of naps
-        while !condition() {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(200)
-        }
-        return true
-    }
-
     // CPython Lib/test/test_concurrent_futures/test_thread_pool.py: test_idle_thread_reuse
     // (three jobs in turn on a pool of many threads use one thread). Here the next job is
     // submitted once the worker is back waiting, so that the count is exact, not a race.
@@ -42,7 +31,7 @@ struct ThreadPoolTests {
                     ran.withLock { $0.append(index) }
                     done.signal()
                 }) != nil
-                allDone = allDone && accepted && done.wait() && Self.eventually { pool.idleThreads == 1 }
+                allDone = allDone && accepted && done.wait() && FutureTesting.poll { pool.idleThreads == 1 }
             }
             return (before, pool.startedThreads, ran.value, allDone)
         }

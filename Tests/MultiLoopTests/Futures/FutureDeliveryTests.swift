@@ -132,13 +132,8 @@ struct FutureDeliveryTests {
         #expect(problems.isEmpty, "\(problems)")
     }
 
-    /// Polls `condition` (yielding the CPU) for up to `bound` seconds.
+    /// Polls `condition` for up to `bound` seconds (a seeded bug must fail within seconds).
     static func waitUntil(_ condition: () -> Bool) -> Bool {
-        let deadline = ml_monotonic_ns() + Int64(bound * 1e9)
-        while !condition() {
-            if ml_monotonic_ns() > deadline { return false }
-            usleep(100)
-        }
-        return true
+        FutureTesting.poll(for: bound, condition)
     }
 }

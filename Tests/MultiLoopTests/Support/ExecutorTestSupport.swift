@@ -20,16 +20,6 @@ enum ExecutorTesting {
         do { try await body(); return nil } catch { return error }
     }
 
-    /// Polls, in a task of a loop, until `condition` holds (bounded: a safety net against a hang,
-    /// never a measurement).
-    static func eventually(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)  // a clock, not a count of naps
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw FutureTesting.DidNotHappen(what: what) }
-            try await MultiLoop.sleep(0.001)
-        }
-    }
-
     /// The calling thread's name (Linux: /proc/thread-self/comm, without its newline).
     static func threadName() -> String {
         let fd = open("/proc/thread-self/comm", O_RDONLY)

@@ -27,6 +27,27 @@ enum FutureTesting {
         var description: String { "did not happen within \(FutureTesting.generousSeconds) s: \(what)" }
     }
 
+    /// Polls `condition` on a plain thread, napping 100 µs between looks, for up to `seconds` of
+    /// the clock; whether it came to hold. A safety net against a hang, never a measurement.
+    static func poll(for seconds: Double = generousSeconds, _ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)  // a clock, not a count of naps
+        while !condition() {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(100)
+        }
+        return true
+    }
+
+    /// In a task running on a loop: sleeps 1 ms between looks until `condition` holds; throws
+    /// `DidNotHappen` after `generousSeconds`.
+    static func eventually(_ what: String = "a condition of the test", _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(generousSeconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw DidNotHappen(what: what) }
+            try await MultiLoop.sleep(0.001)
+        }
+    }
+
     /// A one-shot event: `signal()` (any number of times, from any thread) releases every
     /// present and future `wait`.
     final class Event: @unchecked Sendable {

@@ -46,13 +46,8 @@ enum SyncTesting {
     /// Polls `condition` until it holds (bounded by `generousSeconds`: a safety net, not a
     /// measurement).
     static func waitUntil(_ what: String, _ condition: () -> Bool) throws {
-        // A clock, not a count of naps: on a loaded machine a 100 µs nap can last much longer.
-        let deadline = ContinuousClock.now + .seconds(FutureTesting.generousSeconds)
-        while !condition() {
-            try #require(ContinuousClock.now < deadline,
-                         "did not happen within \(FutureTesting.generousSeconds) s: \(what)")
-            usleep(100)
-        }
+        let happened = FutureTesting.poll(condition)
+        try #require(happened, "did not happen within \(FutureTesting.generousSeconds) s: \(what)")
     }
 
     /// Varies which of two racing parties goes first from round to round: in one round in three

@@ -17,15 +17,4 @@ enum TaskGroupTesting {
             }
         }.get()
     }
-
-    /// Sleeps on the running loop until `condition` holds; throws `FutureTesting.DidNotHappen`
-    /// after `FutureTesting.generousSeconds`.
-    static func waitUntil(_ what: String = "a condition of the scenario", _ condition: @Sendable () -> Bool) async throws {
-        let loop = try getRunningLoop()
-        let deadline = loop.time() + FutureTesting.generousSeconds
-        while !condition() {
-            guard loop.time() < deadline else { throw FutureTesting.DidNotHappen(what: what) }
-            try await sleep(0.001)
-        }
-    }
 }
