@@ -50,16 +50,9 @@ extension CancellationError {
     /// when read inside that task: Swift's `CancellationError` carries nothing, so the message
     /// lives in the task. asyncio: `CancelledError.args[0]` as the coroutine sees it.
     public var message: String? {
-        (currentTask() as? any CancelMessageCarrier)?.cancelMessage
+        currentTask()?.cancelMessage
     }
 }
-
-/// A task that knows the message of the last cancel it received.
-protocol CancelMessageCarrier {
-    var cancelMessage: String? { get }
-}
-
-extension LoopTask: CancelMessageCarrier {}
 
 extension Future {
     /// Refuses a task's await of itself (it would never end). asyncio raises

@@ -138,6 +138,8 @@ public protocol CancellableLoopTask: AnyObject, Sendable {
     var isCancelled: Bool { get }
     /// Requests cancellation (asyncio: `cancel(msg)`); see `LoopTask.cancel(message:)`.
     @discardableResult func cancel(message: String?) -> Bool
+    /// The message of the last `cancel(message:)`, or nil.
+    var cancelMessage: String? { get }
     /// asyncio: `cancelling()`.
     func cancelling() -> Int
     /// asyncio: `uncancel()`.

@@ -141,8 +141,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
 
     /// Whether cancellation was requested (the task may still be running).
     public var isCancellationRequested: Bool {
-        let requested = loop.taskLock.withLock { cancelRequests > 0 || (swiftTask?.isCancelled ?? false) }
-        return requested
+        loop.taskLock.withLock { cancelRequests > 0 || (swiftTask?.isCancelled ?? false) }
     }
 
     /// Registers a callback to run once the task is done, with the task as its argument.
