@@ -23,22 +23,39 @@ let package = Package(
         // The only C in the project: inline wrappers over libatomic_ops, eventfd, epoll and
         // pthread naming/affinity.
         .target(name: "CMultiLoopSystem", dependencies: ["CAtomicOps"]),
-        // Debug builds route the shim's atomics through interleaving points, which the tests'
-        // interleaving checker drives (Sources/MultiLoop/System/InterleavingPoints.swift);
-        // release builds call the shim directly. A plain compile-time condition, not a flag.
-        .target(name: "MultiLoop", dependencies: ["CMultiLoopSystem"],
+        // The layers, one module each, each importing only the ones below it, so that an upward
+        // reference does not compile (docs/design.md, "The layers"). Their names start with an
+        // underscore: internal modules, whose API is for the package (`package`), not for users.
+        //
+        // System: the C shim's Swift side (atomic words, padding, threads, locks). Debug builds
+        // route the shim's atomics through interleaving points, which the tests' interleaving
+        // checker drives (InterleavingPoints.swift); release builds call the shim directly. A
+        // plain compile-time condition, not a flag.
+        .target(name: "_MultiLoopSystem", dependencies: ["CMultiLoopSystem"],
                 swiftSettings: [.define("ML_INTERLEAVING_POINTS", .when(configuration: .debug))]),
+        // The inbox: the producers' lock-free lanes and the wake word they register through.
+        .target(name: "_MultiLoopInbox", dependencies: ["_MultiLoopSystem"]),
+        // The loop: handles, timers, the iteration, close, and running Swift jobs (it knows what
+        // a job is, not what a task is; the layers above attach their per-loop state through
+        // `EventLoopAttachment`).
+        .target(name: "_MultiLoopEventLoop", dependencies: ["_MultiLoopInbox"]),
+        // What users import: the registry, futures, the concurrency bridge (tasks, gather,
+        // timeouts, executors), sync primitives, generators and loop groups, re-exporting the
+        // loop's public API.
+        .target(name: "MultiLoop", dependencies: ["_MultiLoopEventLoop"]),
         // `multiloop stress`: the scenarios and their checkers (a target of their own so that the
         // tests can feed the checkers corrupted records).
         .target(name: "MultiLoopStress", dependencies: [
-            "MultiLoop", "CMultiLoopSystem",
+            "MultiLoop", "_MultiLoopSystem", "CMultiLoopSystem",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "multiloop", dependencies: [
             "MultiLoop", "MultiLoopStress",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "MultiLoopTests", dependencies: ["MultiLoop", "CMultiLoopSystem", "MultiLoopStress"]),
+        .testTarget(name: "MultiLoopTests", dependencies: [
+            "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem", "MultiLoopStress",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

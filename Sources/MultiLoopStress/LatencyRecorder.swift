@@ -1,5 +1,6 @@
 import Histogram
 import MultiLoop
+import _MultiLoopSystem
 
 /// One thread's latency histogram (HdrHistogram, 3 significant digits, 1 ns to 60 s). Each
 /// thread that measures gets its own, touched by that thread only; `LatencyRecorders.merged()`

@@ -40,4 +40,5 @@ public struct StressConfiguration: Sendable, Codable, Equatable {
 }
 
 import MultiLoop
+import _MultiLoopSystem
 import CMultiLoopSystem

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CMultiLoopSystem
 import MultiLoop
+import _MultiLoopSystem
 
 // Threads and locks are the library's own `PThread` and `PThreadMutex` (package access).
 

@@ -1,5 +1,6 @@
 import CMultiLoopSystem
 import MultiLoop
+import _MultiLoopSystem
 
 /// One broken invariant, described precisely enough to find it again: where (scenario, loop,
 /// producer, sequence number) and what was expected against what was seen.

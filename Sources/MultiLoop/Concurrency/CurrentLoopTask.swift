@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Which loop task is running.
 ///
 /// `currentTask()` looks for the calling Swift task among the running loop's live tasks (each
@@ -40,7 +43,7 @@ public func currentTask() -> (any CancellableLoopTask)? {
     if let loop = EventLoop.runningOnThisThread.value {
         let key = currentSwiftTaskKey()
         if key != 0, let task = loop.liveTask(runningIn: key) { return task }
-        if let starting = loop.eagerlyStarting { return starting }
+        if let starting = loop.state.eagerlyStarting { return starting }
     }
     return CurrentLoopTask.binding.get()
 }

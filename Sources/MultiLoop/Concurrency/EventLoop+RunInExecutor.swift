@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A loop's default executor: the thread pool `runInExecutor` uses when given none.
 /// asyncio: `BaseEventLoop._default_executor` with `_executor_shutdown_called`.
 ///
@@ -133,16 +136,17 @@ extension EventLoop {
     public func setDefaultExecutor(_ pool: ThreadPool) throws(EventLoopError) {
         // The replaced pool is returned, to be released after the lock: the last reference to a
         // loop's own executor shuts it down (its deinit).
+        let state = self.state  // not under the lock: made under `lifecycleLock`
         _ = try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool? in
             guard lifecycle != .closing && lifecycle != .closed else { throw .closed }
-            switch defaultExecutor {
+            switch state.defaultExecutor {
             case .shutDown:
                 throw .defaultExecutorShutDown
             case .none:
-                defaultExecutor = .ready(pool)
+                state.defaultExecutor = .ready(pool)
                 return nil
             case .ready(let current):
-                defaultExecutor = .ready(pool)
+                state.defaultExecutor = .ready(pool)
                 return current
             }
         }
@@ -178,13 +182,14 @@ extension EventLoop {
         if let timeout, timeout.isNaN { throw EventLoopError.invalidDelay(timeout) }
         let waiter = createFuture(of: Bool.self)
         enum Next { case done(DefaultExecutorShutdown), join(ThreadPool), wait }
+        let state = self.state  // not under the lock: made under `lifecycleLock`
         let next = lifecycleLock.withLock { () -> Next in
-            switch defaultExecutor {
+            switch state.defaultExecutor {
             case .none:
-                defaultExecutor = .shutDown(.nothing)
+                state.defaultExecutor = .shutDown(.nothing)
                 return .done(.nothingToJoin)
             case .ready(let pool):
-                defaultExecutor = .shutDown(.joining([waiter]))
+                state.defaultExecutor = .shutDown(.joining([waiter]))
                 return .join(pool)
             case .shutDown(.nothing):
                 return .done(.nothingToJoin)
@@ -192,7 +197,7 @@ extension EventLoop {
                 return .done(.joined)
             case .shutDown(.joining(var waiters)):
                 waiters.append(waiter)
-                defaultExecutor = .shutDown(.joining(waiters))
+                state.defaultExecutor = .shutDown(.joining(waiters))
                 return .wait
             }
         }
@@ -221,9 +226,10 @@ extension EventLoop {
     private func startJoin(of pool: ThreadPool) {
         _ = PThread(name: "ml-ex\(id)-join", detached: true) { [self] in
             pool.shutdown(wait: true)
+            let state = self.state  // not under the lock: made under `lifecycleLock`
             let waiters = lifecycleLock.withLock { () -> [Future<Bool>] in
-                guard case .shutDown(.joining(let waiters)) = defaultExecutor else { return [] }
-                defaultExecutor = .shutDown(.joined)
+                guard case .shutDown(.joining(let waiters)) = state.defaultExecutor else { return [] }
+                state.defaultExecutor = .shutDown(.joined)
                 return waiters
             }
             for waiter in waiters { waiter.complete(with: .success(true)) }
@@ -238,14 +244,15 @@ extension EventLoop {
             guard !isClosed else { throw .closed }
             return pool
         }
+        let state = self.state  // not under the lock: made under `lifecycleLock`
         return try lifecycleLock.withLock { () throws(EventLoopError) -> ThreadPool in
             guard lifecycle != .closing && lifecycle != .closed else { throw .closed }
-            switch defaultExecutor {
+            switch state.defaultExecutor {
             case .ready(let pool):
                 return pool
             case .none:
                 let pool = ThreadPool(threads: ThreadPool.defaultThreadCount, name: "ml-ex\(id)", kind: .loopDefault)
-                defaultExecutor = .ready(pool)
+                state.defaultExecutor = .ready(pool)
                 return pool
             case .shutDown:
                 throw .defaultExecutorShutDown
@@ -263,13 +270,14 @@ extension EventLoop {
     /// queued still run, on its threads, which then end on their own; a join that
     /// `shutdownDefaultExecutor` started goes on.
     func shutDownDefaultExecutorAtClose() {
+        let state = self.state  // not under the lock: made under `lifecycleLock`
         let pool = lifecycleLock.withLock { () -> ThreadPool? in
-            switch defaultExecutor {
+            switch state.defaultExecutor {
             case .none:
-                defaultExecutor = .shutDown(.nothing)
+                state.defaultExecutor = .shutDown(.nothing)
                 return nil
             case .ready(let pool):
-                defaultExecutor = .shutDown(.nothing)
+                state.defaultExecutor = .shutDown(.nothing)
                 return pool
             case .shutDown:
                 return nil
@@ -280,8 +288,9 @@ extension EventLoop {
 
     /// The default executor, if one is in use (tests).
     var defaultExecutorPool: ThreadPool? {
-        lifecycleLock.withLock {
-            guard case .ready(let pool) = defaultExecutor else { return nil }
+        let state = self.state  // not under the lock: made under `lifecycleLock`
+        return lifecycleLock.withLock {
+            guard case .ready(let pool) = state.defaultExecutor else { return nil }
             return pool
         }
     }

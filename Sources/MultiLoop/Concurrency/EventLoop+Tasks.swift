@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 extension EventLoop {
@@ -58,7 +60,8 @@ extension EventLoop {
 
     /// The tasks of this loop that are not done yet. asyncio: `asyncio.all_tasks(loop)`.
     public func allTasks() -> [any CancellableLoopTask] {
-        taskLock.withLock { liveTasks.map { $0 } }
+        let state = self.state
+        return state.taskLock.withLock { state.liveTasks.map { $0 } }
     }
 
     /// Stores a task's Swift task and adds the task to the list of live tasks, unless it is
@@ -67,11 +70,12 @@ extension EventLoop {
     /// a cancel came first (then the caller cancels the Swift task).
     @usableFromInline
     func attach<Value>(_ swiftTask: Task<Void, Never>, to task: LoopTask<Value>) -> Bool {
-        taskLock.withLock {
+        let state = self.state
+        return state.taskLock.withLock {
             task.swiftTask = swiftTask
             if !task.isDone {
-                task.liveIndex = liveTasks.count
-                liveTasks.append(task)
+                task.liveIndex = state.liveTasks.count
+                state.liveTasks.append(task)
             }
             return task.cancelRequests > 0
         }
@@ -80,13 +84,14 @@ extension EventLoop {
     /// Removes a task from the list (O(1): the last one takes its place).
     @usableFromInline
     func unregisterTask(_ task: any LiveLoopTask) {
-        taskLock.withLock {
+        let state = self.state
+        state.taskLock.withLock {
             let index = task.liveIndex
             guard index >= 0 else { return }
             task.liveIndex = -1
-            let last = liveTasks.removeLast()
-            if index < liveTasks.count {
-                liveTasks[index] = last
+            let last = state.liveTasks.removeLast()
+            if index < state.liveTasks.count {
+                state.liveTasks[index] = last
                 last.liveIndex = index
             }
         }
@@ -97,7 +102,8 @@ extension EventLoop {
     /// group, and by user code; keeping a map instead cost every task an insertion and a
     /// removal).
     func liveTask(runningIn key: SwiftTaskKey) -> (any LiveLoopTask)? {
-        taskLock.withLock { liveTasks.first { $0.swiftTaskKey == key } }
+        let state = self.state
+        return state.taskLock.withLock { state.liveTasks.first { $0.swiftTaskKey == key } }
     }
 
     /// A number for a task's default name: unique in the process, in creation order on each
@@ -106,12 +112,13 @@ extension EventLoop {
     @usableFromInline
     func nextTaskNumber() -> Int {
         guard isOnLoopThread else { return Int(ml_fetch_add_relaxed(taskNumberCounter, 1)) + 1 }
-        if taskNumbers.next == taskNumbers.end {
+        let state = self.state
+        if state.taskNumbers.next == state.taskNumbers.end {
             let first = Int(ml_fetch_add_relaxed(taskNumberCounter, Self.taskNumberBlock)) + 1
-            taskNumbers = (first, first + Self.taskNumberBlock)
+            state.taskNumbers = (first, first + Self.taskNumberBlock)
         }
-        defer { taskNumbers.next += 1 }
-        return taskNumbers.next
+        defer { state.taskNumbers.next += 1 }
+        return state.taskNumbers.next
     }
 
     private static var taskNumberBlock: Int { 256 }

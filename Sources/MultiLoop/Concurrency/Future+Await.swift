@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 extension Future {
@@ -100,7 +102,7 @@ final class AwaitNode<Value: Sendable>: FutureNode, @unchecked Sendable {
     private var continuation: UnsafeContinuation<Value, any Error>?
 
     init() {
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
         ml_store_relaxed(stateWord, AwaiterWord.reserved)  // before the push publishes the node
     }
 

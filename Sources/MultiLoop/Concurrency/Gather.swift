@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// Runs `operations` concurrently as tasks of the running loop and returns their results in
@@ -121,7 +123,7 @@ final class GatherWaiter<Value: Sendable>: FutureNode, @unchecked Sendable {
     private init(count: Int, loop: EventLoop, failFast: Bool) {
         all = Future(loop: loop)
         self.failFast = failFast
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
         ml_store_relaxed(stateWord, ml_word_t(count))  // the tasks not done yet
     }
 
@@ -178,7 +180,7 @@ final class GatherForwarder<Value: Sendable>: FutureNode, @unchecked Sendable {
 
     init(_ waiter: GatherWaiter<Value>) {
         self.waiter = waiter
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
     }
 
     override func futureDidComplete(_ future: AnyObject) {

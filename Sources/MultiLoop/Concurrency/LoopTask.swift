@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// A Swift `async` function running on an event loop as one of its tasks.
@@ -78,13 +80,13 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     /// The task's name (asyncio: `get_name()`): the one given to `createTask` or `setName`,
     /// else "Task-N". Any thread.
     public var name: String {
-        let given = loop.taskLock.withLock { givenName }
+        let given = loop.state.taskLock.withLock { givenName }
         return given ?? "Task-\(number)"
     }
 
     /// Renames the task. asyncio: `set_name(value)`. Any thread.
     public func setName(_ name: String) {
-        loop.taskLock.withLock { givenName = name }
+        loop.state.taskLock.withLock { givenName = name }
     }
 
     /// Requests cancellation of the task's body; returns false if the task is already done.
@@ -101,7 +103,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     @discardableResult
     public override func cancel(message: String? = nil) -> Bool {
         if isDone { return false }
-        let target = loop.taskLock.withLock { () -> Task<Void, Never>? in
+        let target = loop.state.taskLock.withLock { () -> Task<Void, Never>? in
             cancelRequests += 1
             requestedCancelMessage = message
             return swiftTask
@@ -118,7 +120,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
 
     /// The number of cancel requests not withdrawn by `uncancel()`. asyncio: `cancelling()`.
     public func cancelling() -> Int {
-        loop.taskLock.withLock { cancelRequests }
+        loop.state.taskLock.withLock { cancelRequests }
     }
 
     /// Withdraws one cancel request and returns how many remain. asyncio: `uncancel()`.
@@ -128,7 +130,7 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     /// the body is still cancelled for Swift, whose cancellation cannot be withdrawn.
     @discardableResult
     public func uncancel() -> Int {
-        loop.taskLock.withLock {
+        loop.state.taskLock.withLock {
             if cancelRequests > 0 { cancelRequests -= 1 }
             return cancelRequests
         }
@@ -136,12 +138,12 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
 
     /// The message of the last `cancel(message:)`, or nil.
     public var cancelMessage: String? {
-        loop.taskLock.withLock { requestedCancelMessage }
+        loop.state.taskLock.withLock { requestedCancelMessage }
     }
 
     /// Whether cancellation was requested (the task may still be running).
     public var isCancellationRequested: Bool {
-        loop.taskLock.withLock { cancelRequests > 0 || (swiftTask?.isCancelled ?? false) }
+        loop.state.taskLock.withLock { cancelRequests > 0 || (swiftTask?.isCancelled ?? false) }
     }
 
     /// Registers a callback to run once the task is done, with the task as its argument.
@@ -205,10 +207,11 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
         if eager {
             // Until `attach` has stored the Swift task, `currentTask()` knows the body's first
             // steps by this mark (loop-thread state; restored for a nested eager start).
-            let outer = loop.eagerlyStarting
-            loop.eagerlyStarting = self
+            let state = loop.state
+            let outer = state.eagerlyStarting
+            state.eagerlyStarting = self
             task = Task.immediate(executorPreference: loop) { [self] in await run() }
-            loop.eagerlyStarting = outer
+            state.eagerlyStarting = outer
         } else {
             task = Task(executorPreference: loop) { [self] in await run() }
         }

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A misuse of a loop task. asyncio raises `RuntimeError` for these.
 public enum LoopTaskError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A task awaited its own result (its body can never end while it waits for its end).

@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// Makes the tasks that `loop.createTask` (and so `gather`, `waitFor`, generators...) start on a
@@ -36,11 +38,12 @@ extension EventLoop {
     /// threads may be made by the old or the new factory.
     public func setTaskFactory(_ factory: (any LoopTaskFactory)?) {
         let box = factory.map(TaskFactoryBox.init)
+        let state = self.state  // not under the lock: made under `lifecycleLock`
         errorLock.withLock {
             // Kept for the loop's lifetime: a thread may still be reading the previous one.
-            if let box { taskFactoryBoxes.append(box) }
+            if let box { state.taskFactoryBoxes.append(box) }
             let bits = box.map { ml_word_t(bitPattern: UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque())) } ?? 0
-            ml_store_release(taskFactoryWord, bits)
+            ml_store_release(state.taskFactoryWord, bits)
         }
     }
 
@@ -48,15 +51,12 @@ extension EventLoop {
     public var taskFactory: (any LoopTaskFactory)? {
         // Acquire: pairs with the release store above, so the box's contents are visible. The
         // box is never freed while the loop lives (`taskFactoryBoxes`).
-        let bits = ml_load_acquire(taskFactoryWord)
+        let bits = ml_load_acquire(state.taskFactoryWord)
         guard let pointer = UnsafeRawPointer(bitPattern: Int(bits)) else { return nil }
         return Unmanaged<TaskFactoryBox>.fromOpaque(pointer).takeUnretainedValue().factory
     }
 
     /// Whether a factory is set: the one load `createTask` pays without one.
     @usableFromInline
-    var hasTaskFactory: Bool { ml_load_relaxed(taskFactoryWord) != 0 }
-
-    /// The factory's word: line 3 of the loop's words, next to the task list's lock.
-    var taskFactoryWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 3, index: 1) }
+    var hasTaskFactory: Bool { ml_load_relaxed(state.taskFactoryWord) != 0 }
 }

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Runs `body` with a new task group of the running loop, and returns once the body and every
 /// task started in the group are done. asyncio: `async with asyncio.TaskGroup() as tg: ...`.
 ///
@@ -287,7 +290,7 @@ private final class GroupChildNode<Value: Sendable>: FutureNode, @unchecked Send
 
     init(group: LoopTaskGroup) {
         self.group = group
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
     }
 
     override func futureDidComplete(_ future: AnyObject) {

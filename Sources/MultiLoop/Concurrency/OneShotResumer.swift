@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// A suspended task that two parties race to resume: the event it waits for (a done callback, a

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Runs `main` on a new event loop on the calling thread, and returns its result.
 /// asyncio: `asyncio.run(main())`.
 ///

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Suspends the calling task for `seconds`. asyncio: `await asyncio.sleep(seconds)`.
 ///
 /// On a loop's task the wake-up is one of the loop's own timers (`callLater`), and the task
@@ -34,7 +37,7 @@ func yieldToLoop(isolation: isolated (any Actor)? = #isolation) async {
         return await Task.yield()
     }
     await withUnsafeContinuation(isolation: isolation) { continuation in
-        loop.ready.append(.resume(continuation))
+        loop.resumeLater(continuation)
     }
 }
 

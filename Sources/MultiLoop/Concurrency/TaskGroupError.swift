@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// What `withLoopTaskGroup` throws when a child or its body failed: every error that is not a
 /// cancellation, in the order the group saw them (a child's when the child finished, the body's
 /// when the body ended). asyncio: the `ExceptionGroup("unhandled errors in a TaskGroup", ...)`

@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// A pool of worker threads for blocking functions, so that they do not block a loop.

@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// A timeout scope's handle: its deadline on its loop's clock, whether it expired, and a way to
@@ -187,7 +189,7 @@ protocol ScopeCancelCounting {
 
 extension LoopTask: ScopeCancelCounting {
     func countScopeCancel() {
-        loop.taskLock.withLock { cancelRequests += 1 }
+        loop.state.taskLock.withLock { cancelRequests += 1 }
     }
 }
 

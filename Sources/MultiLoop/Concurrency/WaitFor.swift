@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// The error `waitFor` and `withTimeout` throw when the time is up. asyncio: `TimeoutError`.
 public struct TimeoutError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The timeout that expired, in seconds.

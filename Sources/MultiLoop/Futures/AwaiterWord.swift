@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// The protocol of one suspended awaiter of a future: a state word and, next to it, the

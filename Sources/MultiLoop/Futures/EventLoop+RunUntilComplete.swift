@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 extension EventLoop {
     /// Runs the loop until `future` is done, then returns its result or rethrows its error.
     /// asyncio: `loop.run_until_complete(future)`.

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 extension EventLoop {
     /// Runs `body` on the loop after `delay` seconds and returns a future of its result. Any
     /// thread. SwiftNIO: `scheduleTask(in:_:)`; asyncio spells it `call_later` plus a future.
@@ -34,7 +37,7 @@ final class TimerCancellingNode<Value: Sendable>: FutureNode, @unchecked Sendabl
 
     init(timer: TimerHandle) {
         self.timer = timer
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
     }
 
     override func futureDidComplete(_ future: AnyObject) {

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 extension EventLoop {
     /// Runs `body` on the loop and returns a future of its result. Any thread.
     /// SwiftNIO: `EventLoop.submit`; asyncio: `call_soon_threadsafe` with a future to set.

@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// "Future exception was never retrieved": a future (or task) that ends with an error nobody
@@ -100,20 +102,22 @@ extension EventLoop {
     /// proportional to the failures still unretrieved.
     func trackFailure(_ future: any UnretrievedFailure) {
         guard !isClosed else { return }  // reported when deallocated
+        let state = self.state  // not under `errorLock`: made under `lifecycleLock`
         errorLock.withLock {
-            if failures.count >= failuresPruneAt {
-                failures.removeAll { $0.future.map { !$0.errorNeverRetrieved } ?? true }
-                failuresPruneAt = max(64, failures.count * 2)
+            if state.failures.count >= state.failuresPruneAt {
+                state.failures.removeAll { $0.future.map { !$0.errorNeverRetrieved } ?? true }
+                state.failuresPruneAt = max(64, state.failures.count * 2)
             }
-            failures.append(WeakFailure(future: future))
+            state.failures.append(WeakFailure(future: future))
         }
     }
 
     /// Reports the failures still unretrieved; `close()` calls it after its last batch.
     func reportUnretrievedFailures() {
+        let state = self.state
         let taken = errorLock.withLock {
-            defer { failures = [] }
-            return failures
+            defer { state.failures = [] }
+            return state.failures
         }
         for entry in taken {
             entry.future?.reportIfNeverRetrieved(atDeallocation: false)

@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 extension Future {
@@ -42,7 +44,7 @@ final class BlockingWaiterNode: FutureNode, @unchecked Sendable {
     private var signalled = false  // guarded by `mutex`
 
     init() {
-        super.init(kind: .inlineSignal, file: #fileID, line: #line)
+        super.init(kind: .signal, file: #fileID, line: #line)
     }
 
     override func futureDidComplete(_ future: AnyObject) {

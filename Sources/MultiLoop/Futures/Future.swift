@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopInbox
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// A result that will be set later, by any thread, and that any loop or thread can wait for.

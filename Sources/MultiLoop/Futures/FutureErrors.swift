@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A future operation that its state does not allow. asyncio: `asyncio.InvalidStateError`.
 public enum InvalidStateError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The result (or exception) was asked for before the future completed.

@@ -1,3 +1,6 @@
+@_spi(MultiLoopInternals) import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Something waiting in a future's callback list. The completing thread calls
 /// `futureDidComplete` on each, oldest registration first.
 @usableFromInline
@@ -7,6 +10,8 @@ class FutureNode: Handle, @unchecked Sendable {
     func futureDidComplete(_ future: AnyObject) {
         preconditionFailure("FutureNode.futureDidComplete must be overridden")
     }
+
+    override var kindDescription: String { kind == .claimedCallback ? "done callback" : "waiter" }
 }
 
 /// A done callback: scheduled on its target loop when the future completes.
@@ -25,7 +30,7 @@ final class DoneCallbackNode<Value: Sendable>: FutureNode, @unchecked Sendable {
     init(target: EventLoop, file: StaticString, line: UInt, body: @escaping @Sendable (Future<Value>) throws -> Void) {
         self.target = target
         self.body = body
-        super.init(kind: .doneCallback, file: file, line: line)
+        super.init(kind: .claimedCallback, file: file, line: line)
     }
 
     override func futureDidComplete(_ future: AnyObject) {

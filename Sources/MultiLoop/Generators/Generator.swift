@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A generator whose body is an `async` closure running as a task of an event loop, driven with
 /// `send` and `throw`. Python: a generator object (`def g(): received = yield value ... return
 /// result`), with `gen.send(v)`, `next(gen)` / `for v in gen`, `gen.throw(e)`, `gen.close()`;

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// What a generator's body receives: its `yield`, and its `yield(from:)`. Python: the `yield`
 /// and `yield from` expressions inside a generator function (`received = yield value`,
 /// `result = yield from sub`).

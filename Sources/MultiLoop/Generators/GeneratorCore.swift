@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// The hand-over between a generator's body (a task of an event loop) and whoever drives it
 /// (`send`, `throw`, `close`), and back. Any thread; every transition happens under `lock`, and
 /// every continuation is resumed outside it, exactly once.

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Every way a generator operation can be refused. Python raises `StopIteration`, `TypeError`,
 /// `ValueError` or `RuntimeError` with a message for these; MultiLoop gives each its own case.
 /// None of them changes the generator's state, except where a case says so.

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// What one `send` (or `throw`) to a generator produced: the value of its next `yield`, or, when
 /// the body returned instead, its return value.
 ///

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 extension LoopGroup {
     /// A group shared by the whole process, created on first use with one loop per usable CPU
     /// (threads "ml-shared-<i>"), never shut down (`shutdownGracefully()` throws

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// What a loop group's shutdown did with the work it still held.
 public struct LoopGroupShutdownReport: Sendable, Equatable, CustomStringConvertible {
     /// One loop's part.

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 extension LoopGroup {
     /// Runs `body` on a loop of the group and returns a future of its result. Any thread.
     /// asyncio: `call_soon_threadsafe` plus a future; SwiftNIO: `group.next().submit`.

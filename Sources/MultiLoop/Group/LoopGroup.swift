@@ -1,4 +1,6 @@
 #if canImport(Glibc)
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import Glibc
 #elseif canImport(Musl)
 import Musl

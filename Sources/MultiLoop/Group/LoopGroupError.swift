@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Every way a loop-group operation can be refused. None of them leaves the group half-changed.
 public enum LoopGroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The group is shutting down or shut down: it accepts no more work.

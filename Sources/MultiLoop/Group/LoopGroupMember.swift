@@ -1,3 +1,5 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
 import CMultiLoopSystem
 
 /// One loop of a group and the state of its thread.

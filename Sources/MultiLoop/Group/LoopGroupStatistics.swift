@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// Counters of a loop group: each loop's, and their total. Any thread; each loop's snapshot has
 /// the caveats of `EventLoopStatistics` (not one instant).
 public struct LoopGroupStatistics: Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// The per-thread registry: which loop runs on this thread, and which loop belongs to it.
 ///
 /// Two thread-local slots, one per pthread:

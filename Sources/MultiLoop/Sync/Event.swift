@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A flag that tasks wait for. asyncio: `asyncio.Event`.
 ///
 /// Thread-safe: tasks of any loop (several at once) and plain Swift tasks may wait, and any

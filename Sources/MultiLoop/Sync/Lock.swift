@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A mutual-exclusion lock for tasks. asyncio: `asyncio.Lock`.
 ///
 /// Thread-safe: one lock may be used by tasks of any loop, of several loops at once, and by plain

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A FIFO queue of items between tasks, optionally bounded. asyncio: `asyncio.Queue`.
 ///
 /// Thread-safe: producers and consumers may be tasks of any loop (several at once), plain Swift

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A growable FIFO ring buffer that can also push at the front: the storage of `AsyncQueue`.
 ///
 /// A value type with no synchronization: its owner guards it. O(1) amortized at both ends; the

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A counter of permits that tasks acquire and release. asyncio: `asyncio.Semaphore`.
 ///
 /// `acquire()` takes a permit, waiting (suspended) while there is none; `release()` gives one

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// A misuse of a synchronization primitive (`Lock`, `Semaphore`, `BoundedSemaphore`,
 /// `AsyncQueue`), reported as a typed error: none of them ever traps.
 ///

@@ -1,3 +1,6 @@
+import _MultiLoopEventLoop
+import _MultiLoopSystem
+
 /// The FIFO of tasks suspended on one primitive of this folder (a lock's acquirers, a queue's
 /// getters, ...), and the suspension itself.
 ///

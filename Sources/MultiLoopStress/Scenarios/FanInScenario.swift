@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MultiLoop
+import _MultiLoopSystem
 
 /// P producer threads push sequence-numbered callbacks with `execute` to the loops of a group,
 /// round-robin; each loop checks its share as it runs it (`FanInChecker`).

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MultiLoop
+import _MultiLoopSystem
 
 /// Callbacks that throw, tasks that fail, producer threads that exit mid-stream.
 ///

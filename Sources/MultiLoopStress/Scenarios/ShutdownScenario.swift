@@ -1,4 +1,5 @@
 import MultiLoop
+import _MultiLoopSystem
 
 /// Rounds of: a fresh group, producers submitting closures and (one in six) tasks as fast as they
 /// can, and a shutdown from this thread in the middle of it; `ShutdownChecker` balances each

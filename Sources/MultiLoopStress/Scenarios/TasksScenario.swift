@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MultiLoop
+import _MultiLoopSystem
 
 /// Tasks on every loop contend on a `Lock`, a `Semaphore(value: 3)` and an
 /// `AsyncQueue<Int>(maxsize: 8)` of their loop: lockers and semaphore users run critical sections

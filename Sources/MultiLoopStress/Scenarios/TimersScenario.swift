@@ -1,4 +1,5 @@
 import MultiLoop
+import _MultiLoopSystem
 #if canImport(Glibc)
 import Glibc
 #endif

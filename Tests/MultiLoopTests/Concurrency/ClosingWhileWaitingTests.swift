@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// What waits on a loop is told when the loop closes: nothing hangs, nothing keeps the loop
 /// alive. Each test bounds its wait in seconds and fails by an assertion, not a hang.

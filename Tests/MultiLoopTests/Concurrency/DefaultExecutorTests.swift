@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A loop's default executor against asyncio's: created by the first `runInExecutor` with no
 /// pool, `set_default_executor`, `shutdown_default_executor` (with and without a timeout,

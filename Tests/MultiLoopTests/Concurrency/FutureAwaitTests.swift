@@ -1,6 +1,9 @@
 import CMultiLoopSystem
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `await future.value` of a pending future: the first awaiter waits in the future's own slot,
 /// later ones in nodes of the callback list; the completer resumes them directly, in

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A gather listens to each task in the task's own awaiter slot (one waiter object for the
 /// whole gather); tasks whose slot is taken, or that are already done, are counted too, and

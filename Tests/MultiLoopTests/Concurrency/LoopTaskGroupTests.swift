@@ -3,6 +3,9 @@ import Testing
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `withLoopTaskGroup`, asyncio's `TaskGroup`: each test is a CPython test of
 /// Lib/test/test_asyncio/test_taskgroups.py (named above it), with asyncio's expectations.

@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `runInExecutor` against asyncio's `run_in_executor`: cancellation of the awaiting task (a
 /// queued job withdrawn, a running one's outcome dropped) and a closed loop. The default

@@ -3,6 +3,9 @@ import Testing
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// What `run { }` does at its end with what `main` left behind (asyncio.runners).
 @Suite("run(): leftover tasks at the end", .timeLimit(.minutes(5)))

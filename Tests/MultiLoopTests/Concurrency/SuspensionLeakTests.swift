@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A suspension must leave nothing behind: the resumer, the done callback (or timer) and what
 /// they capture are freed once the wait is over. (The 10-minute stress run found a reference

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// What Swift's own task groups do when they run in a task of a MultiLoop loop: the facts that
 /// docs/asyncio-mapping.md states next to `asyncio.TaskGroup`, and the reason `withLoopTaskGroup`

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 @testable import MultiLoopStress
 
 /// A loop task is one object (its future, its name, its place in the loop's task list); the list

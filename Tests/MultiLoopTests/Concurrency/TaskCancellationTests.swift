@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// asyncio 3.11+ task cancellation: messages, one cancellation path through the future,
 /// cancelling() / uncancel(), and a task cancelled before it starts.

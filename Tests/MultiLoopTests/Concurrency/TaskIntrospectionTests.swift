@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// current_task, all_tasks, set_name, a task awaiting itself, and the loop's task factory.
 @Suite("Task introspection and factories", .timeLimit(.minutes(5)))

@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `ThreadPool` on its own: threads started as jobs need them, jobs withdrawn while queued,
 /// shutdown with and without waiting. Every blocking wait runs on a thread the test starts

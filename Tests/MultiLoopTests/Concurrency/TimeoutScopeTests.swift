@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// asyncio.timeout / timeout_at as `withTimeout(_:_:)` / `withTimeout(at:_:)`, and wait_for.
 /// Deadlines are either long (an hour: never reached) or already due, so no assertion depends

@@ -1,5 +1,8 @@
 import Testing
 @_spi(Examples) @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Helpers for the tutorial-example suites, in one namespace so they cannot clash with others.
 enum ExampleTesting {

@@ -1,5 +1,8 @@
 import Testing
 @_spi(Examples) @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `multiloop examples [NAME]` (`TutorialExamples.command`, what the executable's `main` calls
 /// and exits with).

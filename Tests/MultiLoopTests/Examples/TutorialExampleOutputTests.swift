@@ -1,5 +1,8 @@
 import Testing
 @_spi(Examples) @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Each tutorial example prints exactly what its Python prints (times masked where they vary),
 /// with its delays shortened.

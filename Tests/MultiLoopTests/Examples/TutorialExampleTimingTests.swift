@@ -1,5 +1,8 @@
 import Testing
 @_spi(Examples) @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// The timed examples' relative timing, with their delays scaled down: awaiting one after the
 /// other takes about the sum of the delays, tasks and gather about the longest one.

@@ -3,6 +3,9 @@ import Glibc
 #endif
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Completion from any thread: exactly one completer wins, and every thread then reads the
 /// winner's outcome.

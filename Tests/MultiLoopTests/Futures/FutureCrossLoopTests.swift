@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Futures shared between two loops running on two threads.
 @Suite("Futures across loops", .timeLimit(.minutes(5)))

@@ -4,6 +4,9 @@ import Testing
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// What a future owes its waiters, each delivered within seconds or the test fails by an
 /// assertion: done callbacks run, an awaiting task resumes, a cancelled awaiter ends its wait,

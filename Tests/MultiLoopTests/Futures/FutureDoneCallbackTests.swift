@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `addDoneCallback` / `removeDoneCallback`: where a callback runs, when, in which order, and
 /// what happens to one that throws, is removed, or whose loop is closed.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A future keeps its value in words of its own (three words inline, larger or more aligned
 /// values in a heap cell) and destroys it exactly once, when the future goes away.

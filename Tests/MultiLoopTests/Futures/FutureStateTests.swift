@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// The state machine of one future, on one thread: pending -> result | exception | cancelled,
 /// and what every accessor says in each state. asyncio: `asyncio.Future`.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `Future.wait(timeout:)`: a plain thread blocking on a future.
 /// asyncio: `concurrent.futures.Future.result(timeout)`.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// "Future exception was never retrieved" / "Task exception was never retrieved": reported once,
 /// at deallocation or when the loop closes, unless something read the error.

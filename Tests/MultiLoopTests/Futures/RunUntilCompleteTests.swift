@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `EventLoop.runUntilComplete(_:)`. asyncio: `loop.run_until_complete(future)`.
 ///

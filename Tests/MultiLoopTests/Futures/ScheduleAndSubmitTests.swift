@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 @Suite("EventLoop.submit and schedule(after:): futures of a closure's result", .timeLimit(.minutes(5)))
 struct ScheduleAndSubmitTests {

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `Generator.close()`, deallocation and cancellation: an unfinished generator never leaves a
 /// task suspended forever, and nothing hangs. Python: `gen.close()`, `GeneratorExit`, `__del__`.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Iterating a generator (`for try await value in generator`): each step is `send(nil)`.
 /// Python: `for value in gen`.

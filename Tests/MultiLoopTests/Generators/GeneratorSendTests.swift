@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `Generator`: priming with `send(nil)`, `send` returning the next yielded value, the return
 /// value at the end, the body's errors, and every misuse of `send` (Python's `StopIteration`,

@@ -1,4 +1,7 @@
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// What generator bodies and their drivers did, in order, for tests that check the exact order of
 /// events (CPython's test_generators and test_yield_from keep the same `trace` list). Thread-safe:

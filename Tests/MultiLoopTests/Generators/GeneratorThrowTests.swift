@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `Generator.throw`: the error reaches the body at its `yield`, and what the body does with it
 /// comes back; generators that have not started or have finished throw it back; the misuses and

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `GeneratorContext.yield(from:)`: delegation to a sub-generator, and to a plain sequence.
 /// Python: `yield from` (PEP 380); each test follows the CPython test_yield_from case it names,

@@ -4,6 +4,9 @@ import Glibc
 import CMultiLoopSystem
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// The contents of a small text file, or nil.
 func readSmallFile(_ path: String) -> String? {

@@ -3,6 +3,9 @@ import Testing
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 @testable import MultiLoopStress
 
 @Suite("LoopGroup: exactly-once delivery and graceful shutdown", .timeLimit(.minutes(5)))

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 @Suite("LoopGroup: threads, registry, picking a loop, submitting work", .timeLimit(.minutes(5)))
 struct LoopGroupTests {

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// An item that counts how many of its kind are alive, to prove the lane neither leaks nor
 /// destroys twice.

@@ -1,6 +1,9 @@
 import Testing
 import CMultiLoopSystem
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A bare inbox node carrying a producer id and a sequence number.
 final class TestNode: InboxNode, @unchecked Sendable {

@@ -1,4 +1,7 @@
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A future's completion racing its done callback's registration (and, in some variants, a
 /// cancel or the callback's removal), under the interleaving checker, with the real code:

@@ -2,6 +2,9 @@
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// The real lane protocol under the interleaving checker: one loop thread and a few producer
 /// threads, each of which registers its lane with its first `execute`, pushes a few numbered

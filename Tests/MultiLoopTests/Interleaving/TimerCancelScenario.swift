@@ -1,4 +1,7 @@
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// A timer scheduled from another thread and cancelled by that thread while the timer travels
 /// through its lane, waits in the loop's heap, or runs: the real `callAt`, lane, `accept` (a

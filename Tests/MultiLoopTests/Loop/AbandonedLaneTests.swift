@@ -6,6 +6,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 @testable import MultiLoopStress
 
 /// Where the loop thread waits while a signal holds it: [0] is 1 while it is parked, [1] lets it

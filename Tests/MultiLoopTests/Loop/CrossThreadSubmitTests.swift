@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 @Suite("Cross-thread submission", .timeLimit(.minutes(5)))
 struct CrossThreadSubmitTests {

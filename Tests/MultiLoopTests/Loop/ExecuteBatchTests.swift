@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// `executeBatch`: many callbacks handed over with one publication, all accepted or all
 /// refused, in order, exactly once.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// How many lanes the loop holds (read on its thread).
 private func laneCount(_ loop: EventLoop) throws -> Int {

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 @testable import MultiLoopStress
 
 @Suite("The iteration (asyncio's _run_once)", .timeLimit(.minutes(5)))

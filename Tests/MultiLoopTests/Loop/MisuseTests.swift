@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Every misuse gets a typed error, never a crash or a hang (the "bad input" list of the loop
 /// core). Futures' misuse is covered in Futures/.

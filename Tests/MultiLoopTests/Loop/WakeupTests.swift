@@ -4,6 +4,9 @@ import CMultiLoopSystem
 import Glibc
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 @Suite("Wake-ups and statistics", .timeLimit(.minutes(5)))
 struct WakeupTests {

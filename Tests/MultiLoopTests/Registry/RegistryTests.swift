@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// The per-thread registry: `getRunningLoop`, `getEventLoop`, `setEventLoop`, `newEventLoop`.
 /// asyncio: `get_running_loop`, `get_event_loop`, `set_event_loop`, `new_event_loop`.

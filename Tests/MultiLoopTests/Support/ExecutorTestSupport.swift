@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Helpers for the executor suites (RunInExecutorTests, DefaultExecutorTests).
 enum ExecutorTesting {

@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Helpers for the Futures and Registry suites. Nested in one namespace so that they cannot
 /// clash with the helpers of other suites; each suite aliases what it uses.

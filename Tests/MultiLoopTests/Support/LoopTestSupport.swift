@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Runs `loop` on a thread of its own for the duration of `body`, then stops it, joins the
 /// thread and closes the loop. Returns what `body` returns.

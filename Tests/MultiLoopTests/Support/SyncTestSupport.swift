@@ -5,6 +5,9 @@ import Glibc
 import Musl
 #endif
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Helpers for the Sync suites (Lock, Event, Semaphore, AsyncQueue), in one namespace so that
 /// they cannot clash with other suites' helpers.

@@ -1,5 +1,8 @@
 import Testing
 @testable import MultiLoop
+@testable import _MultiLoopEventLoop
+@testable import _MultiLoopInbox
+@testable import _MultiLoopSystem
 
 /// Helpers for the task-group suites (Swift's groups on a loop, and `withLoopTaskGroup`).
 enum TaskGroupTesting {
