@@ -28,9 +28,10 @@ open class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     // properties are written only before the handle is published (by its creator, or by the
     // producer that reuses it) and read by the loop after the inbox's acquire.
     private var _state: ml_word_t = 0
-    @exclusivity(unchecked) package var inboxNext: UnsafeMutableRawPointer? = nil
+    @usableFromInline @exclusivity(unchecked) package var inboxNext: UnsafeMutableRawPointer? = nil
 
     /// What the handle is, which decides how the loop treats it.
+    @usableFromInline
     package enum Kind: UInt8 {
         /// callSoon / callSoonThreadsafe with a closure: recyclable.
         case closureCallback
@@ -55,6 +56,10 @@ open class Handle: InboxNode, @unchecked Sendable, CustomStringConvertible {
     @exclusivity(unchecked) private(set) var callbackLocation: CallbackLocation
     package let kind: Kind
 
+    // `@usableFromInline`: without it Swift 6.3 warns "function call causes an infinite
+    // recursion" on the initializer stubs it makes for the subclasses below (an open class
+    // whose designated initializer they do not inherit).
+    @usableFromInline
     package init(kind: Kind, file: StaticString, line: UInt) {
         self.callbackLocation = CallbackLocation(file: file, line: line)
         self.kind = kind

@@ -6,11 +6,11 @@ import CMultiLoopSystem
 /// The chain arrives newest-first (each push links to the previous head); `init` reverses the
 /// links in place, with no allocation. The batch owns the +1 references the inbox held: each
 /// `next()` transfers one to the caller, and dropping a batch releases what was not consumed.
-package struct InboxBatch<Node: InboxNode>: ~Copyable {
-    private var oldest: UnsafeMutableRawPointer?
-    private(set) var count: Int
+@usableFromInline package struct InboxBatch<Node: InboxNode>: ~Copyable {
+    @usableFromInline var oldest: UnsafeMutableRawPointer?
+    @usableFromInline private(set) var count: Int
 
-    package init(newest word: ml_word_t?) {
+    @inlinable package init(newest word: ml_word_t?) {
         var previous: UnsafeMutableRawPointer? = nil
         var current = word.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
         var count = 0
@@ -25,10 +25,10 @@ package struct InboxBatch<Node: InboxNode>: ~Copyable {
         self.count = count
     }
 
-    var isEmpty: Bool { oldest == nil }
+    @inlinable var isEmpty: Bool { oldest == nil }
 
     /// The next node, oldest first; the caller owns the returned reference.
-    package mutating func next() -> Node? {
+    @inlinable package mutating func next() -> Node? {
         InboxChain.unlinkFirst(&oldest, as: Node.self)
     }
 
@@ -38,10 +38,10 @@ package struct InboxBatch<Node: InboxNode>: ~Copyable {
 }
 
 /// Helpers for a chain of nodes linked through `inboxNext`, each link owning a +1 reference.
-package enum InboxChain {
+@usableFromInline package enum InboxChain {
     /// Detaches the first node of `chain` and hands its reference to the caller.
     @inline(__always)
-    package static func unlinkFirst<Node: InboxNode>(_ chain: inout UnsafeMutableRawPointer?, as type: Node.Type) -> Node? {
+    @inlinable package static func unlinkFirst<Node: InboxNode>(_ chain: inout UnsafeMutableRawPointer?, as type: Node.Type) -> Node? {
         guard let raw = chain else { return nil }
         let node = Unmanaged<Node>.fromOpaque(raw).takeRetainedValue()
         chain = node.inboxNext
@@ -50,7 +50,7 @@ package enum InboxChain {
     }
 
     /// Releases every node of `chain`.
-    package static func releaseAll<Node: InboxNode>(_ chain: UnsafeMutableRawPointer?, as type: Node.Type) {
+    @inlinable package static func releaseAll<Node: InboxNode>(_ chain: UnsafeMutableRawPointer?, as type: Node.Type) {
         var rest = chain
         while unlinkFirst(&rest, as: type) != nil {}
     }

@@ -41,63 +41,63 @@ import CMultiLoopSystem
 ///
 /// Lifetime: the producer and the consumer each hold a strong reference. A producer that goes
 /// away calls `abandon()`; the consumer drops an abandoned lane once it is empty.
-package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
+@usableFromInline package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// Items per segment. With 32-byte items a segment is 4 KiB.
-    static var segmentCapacity: Int { 128 }
+    @inlinable static var segmentCapacity: Int { 128 }
 
     /// Line 0: `published`. Line 1: the spare segment (the consumer stores a pointer, the
     /// producer takes it), the abandoned flag, and the head of the returned nodes (the consumer
     /// gives, the producer takes all). Only the C atomics touch them.
-    private let words = CacheAlignedWords(lines: 2)
-    private var publishedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0) }
-    private var spareWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 0) }
-    private var abandonedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 1) }
+    @usableFromInline let words = CacheAlignedWords(lines: 2)
+    @inlinable var publishedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0) }
+    @inlinable var spareWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 0) }
+    @inlinable var abandonedWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 1) }
 
     /// The head of a stack of nodes the consumer hands back to the producer for reuse (closure
     /// handles that travelled through the lane): a `HandleRecycler`, which the layer above runs
     /// on this word. The lane only stores it, and releases what is left when it goes away.
-    package var returnWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 2) }
+    @inlinable package var returnWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 2) }
     /// Releases a chain of returned nodes (linked through `InboxNode.inboxNext`); set by the
     /// producer before it registers the lane, called by `deinit` for what is left.
-    package var releaseReturned: ((UnsafeMutableRawPointer) -> Void)?
+    @usableFromInline package var releaseReturned: ((UnsafeMutableRawPointer) -> Void)?
 
     /// The registration link (see `InboxNode`): written by the producer before it registers the
     /// lane, then by the consumer when it takes the registration.
-    package var inboxNext: UnsafeMutableRawPointer? = nil
+    @usableFromInline package var inboxNext: UnsafeMutableRawPointer? = nil
 
-    private let separatorFromSharedFields = CacheLinePadding()
+    @usableFromInline let separatorFromSharedFields = CacheLinePadding()
 
     // Producer-only state. The slots' address is kept apart from the segment object, so a push
     // touches no object header (no reference counting on the hot path). Here and below,
     // `@exclusivity(unchecked)`: each field has one owning side, which is what keeps it safe;
     // Swift's dynamic check (an access-set update per access) cannot see across threads and
     // cost the hot path a call per field access.
-    @exclusivity(unchecked) private var tail: LaneSegment<Item>
-    @exclusivity(unchecked) private var tailSlots: UnsafeMutablePointer<Item>
-    @exclusivity(unchecked) private var tailIndex = 0
-    @exclusivity(unchecked) private var producerCount = 0
+    @usableFromInline @exclusivity(unchecked) var tail: LaneSegment<Item>
+    @usableFromInline @exclusivity(unchecked) var tailSlots: UnsafeMutablePointer<Item>
+    @usableFromInline @exclusivity(unchecked) var tailIndex = 0
+    @usableFromInline @exclusivity(unchecked) var producerCount = 0
     /// Returned nodes the producer took from `returnWord` and has not reused yet.
-    @exclusivity(unchecked) package var returnedCache: UnsafeMutableRawPointer?
+    @usableFromInline @exclusivity(unchecked) package var returnedCache: UnsafeMutableRawPointer?
     /// An open batch (see `beginBatch`): how deep the nesting, how many items written and not
     /// published, and where the first of them is.
-    @exclusivity(unchecked) private var batchDepth = 0
-    @exclusivity(unchecked) private var batchCount = 0
-    @exclusivity(unchecked) private var batchStartSlots: UnsafeMutablePointer<Item>?
-    @exclusivity(unchecked) private var batchStartSegment: LaneSegment<Item>?
-    @exclusivity(unchecked) private var batchStartIndex = 0
+    @usableFromInline @exclusivity(unchecked) var batchDepth = 0
+    @usableFromInline @exclusivity(unchecked) var batchCount = 0
+    @usableFromInline @exclusivity(unchecked) var batchStartSlots: UnsafeMutablePointer<Item>?
+    @usableFromInline @exclusivity(unchecked) var batchStartSegment: LaneSegment<Item>?
+    @usableFromInline @exclusivity(unchecked) var batchStartIndex = 0
 
-    private let separatorFromProducerFields = CacheLinePadding()
+    @usableFromInline let separatorFromProducerFields = CacheLinePadding()
 
     // Consumer-only state.
-    @exclusivity(unchecked) private var head: LaneSegment<Item>
-    @exclusivity(unchecked) private var headSlots: UnsafeMutablePointer<Item>
-    @exclusivity(unchecked) private var headIndex = 0
-    @exclusivity(unchecked) private var consumerCount = 0
+    @usableFromInline @exclusivity(unchecked) var head: LaneSegment<Item>
+    @usableFromInline @exclusivity(unchecked) var headSlots: UnsafeMutablePointer<Item>
+    @usableFromInline @exclusivity(unchecked) var headIndex = 0
+    @usableFromInline @exclusivity(unchecked) var consumerCount = 0
     /// How many more nodes the consumer may give back before it sees `returnWord` empty again
     /// (the bound of `HandleRecycler`, which sets it on its first give).
-    @exclusivity(unchecked) package var returnBudget = 0
+    @usableFromInline @exclusivity(unchecked) package var returnBudget = 0
 
-    package init() {
+    @inlinable package init() {
         let first = LaneSegment<Item>()
         tail = first
         tailSlots = first.slots
@@ -132,7 +132,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// exactly once. The caller must then check whether the consumer sleeps (see the type's
     /// documentation); this call's barrier orders that check after the publication.
     @inline(__always)
-    package func push(_ item: consuming Item) -> Bool {
+    @inlinable package func push(_ item: consuming Item) -> Bool {
         if batchDepth > 0 {
             // Inside an open batch: the item joins it, and is published (or refused) with it.
             append(item)
@@ -162,13 +162,13 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// a close sets the bit and takes what it covers), so the batch is accepted or refused as a
     /// whole. `docs/model/lanes.pml` lets a producer publish two items with one CAS.
     @inline(__always)
-    package func beginBatch() {
+    @inlinable package func beginBatch() {
         batchDepth += 1
     }
 
     /// Writes `item` into the open batch (not published yet). The lane's producer only.
     @inline(__always)
-    package func append(_ item: consuming Item) {
+    @inlinable package func append(_ item: consuming Item) {
         if tailIndex == Self.segmentCapacity { advanceTail() }
         if batchCount == 0 {
             batchStartSegment = tail
@@ -185,7 +185,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// when the consumer has closed the lane: every item of the batch was destroyed, none is
     /// published. The lane's producer only.
     @inline(__always)
-    package func publishBatch() -> Bool {
+    @inlinable package func publishBatch() -> Bool {
         batchDepth -= 1
         guard batchDepth == 0, batchCount > 0 else { return true }
         let count = batchCount
@@ -204,7 +204,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     }
 
     /// Destroys the `count` items of a refused batch, from its first slot on (across segments).
-    private func destroyUnpublished(_ count: Int) {
+    @inlinable func destroyUnpublished(_ count: Int) {
         var segment = batchStartSegment
         var slots = batchStartSlots
         var index = batchStartIndex
@@ -223,7 +223,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     }
 
     /// Moves the producer to a fresh segment: the spare the consumer handed back, else a new one.
-    private func advanceTail() {
+    @inlinable func advanceTail() {
         let next: LaneSegment<Item>
         // Acquire: the consumer finished with the spare's slots before it published it.
         let spare = ml_load_acquire(spareWord)
@@ -245,12 +245,12 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
 
     /// Tells the consumer that the producer will never push again (its thread is exiting).
     /// Release: every earlier push is ordered before the flag.
-    package func abandon() {
+    @inlinable package func abandon() {
         ml_store_release(abandonedWord, 1)
     }
 
     /// Whether the consumer has closed the lane (a hint for the producer; acquire).
-    package var isClosed: Bool { ml_load_acquire(publishedWord) & 1 != 0 }
+    @inlinable package var isClosed: Bool { ml_load_acquire(publishedWord) & 1 != 0 }
 
     // MARK: Consumer side
 
@@ -259,25 +259,25 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// Acquire: pairs with the push's CAS; the sleeper's scan relies on it (see the type's
     /// documentation).
     @inline(__always)
-    package var hasPendingItems: Bool {
+    @inlinable package var hasPendingItems: Bool {
         Int(ml_load_acquire(publishedWord) >> 1) != consumerCount
     }
 
     /// Whether the producer has abandoned the lane. Consumer only; acquire (pairs with
     /// `abandon()`), so a `drain` after a true answer takes the producer's last item.
-    package var isAbandoned: Bool { ml_load_acquire(abandonedWord) != 0 }
+    @inlinable package var isAbandoned: Bool { ml_load_acquire(abandonedWord) != 0 }
 
     /// Hands the published items to `body`, oldest first, at most `limit` of them; returns how
     /// many. What is left stays published (`hasPendingItems`) for the next drain. Consumer only.
     @inline(__always)
-    package func drain(limit: Int = .max, _ body: (consuming Item) -> Void) -> Int {
+    @inlinable package func drain(limit: Int = .max, _ body: (consuming Item) -> Void) -> Int {
         let available = Int(ml_load_acquire(publishedWord) >> 1)
         return take(upTo: available - consumerCount > limit ? consumerCount + limit : available, body)
     }
 
     /// Closes the lane (every later push is refused) and hands every item published before to
     /// `body`, oldest first; returns how many. Consumer only; idempotent.
-    package func close(_ body: (consuming Item) -> Void) -> Int {
+    @inlinable package func close(_ body: (consuming Item) -> Void) -> Int {
         var old = ml_load_relaxed(publishedWord)
         while old & 1 == 0 {
             // Full barrier: acquire for the items the count covers; seq_cst orders the close
@@ -290,7 +290,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     }
 
     @inline(__always)
-    private func take(upTo available: Int, _ body: (consuming Item) -> Void) -> Int {
+    @inlinable func take(upTo available: Int, _ body: (consuming Item) -> Void) -> Int {
         let count = available - consumerCount
         while consumerCount < available {
             if headIndex == Self.segmentCapacity { advanceHead() }
@@ -302,7 +302,7 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     }
 
     /// Moves the consumer to the next segment and offers the spent one to the producer.
-    private func advanceHead() {
+    @inlinable func advanceHead() {
         guard let next = head.next else {
             preconditionFailure("InboxLane: a published count runs past the last linked segment")
         }
@@ -326,11 +326,11 @@ package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
 /// is written by the producer before it publishes the first item of the next segment, and read
 /// by the consumer after it has acquired that publication; a spent segment's `next` is cleared
 /// by the consumer before it hands the segment back.
-final class LaneSegment<Item> {
-    let slots: UnsafeMutablePointer<Item>
-    package var next: LaneSegment<Item>?
+@usableFromInline final class LaneSegment<Item> {
+    @usableFromInline let slots: UnsafeMutablePointer<Item>
+    @usableFromInline package var next: LaneSegment<Item>?
 
-    init() {
+    @inlinable init() {
         slots = UnsafeMutablePointer<Item>.allocate(capacity: InboxLane<Item>.segmentCapacity)
     }
 

@@ -6,7 +6,7 @@ import CMultiLoopSystem
 /// `inboxNext` is written by the one producer that pushes the node, before the releasing CAS
 /// that publishes it, and read by the consumer after the acquiring CAS that takes the chain. No
 /// other access is allowed while the node is in an inbox.
-package protocol InboxNode: AnyObject {
+@usableFromInline package protocol InboxNode: AnyObject {
     var inboxNext: UnsafeMutableRawPointer? { get set }
 }
 
@@ -21,7 +21,7 @@ package enum InboxTag {
 }
 
 /// The result of `MPSCInbox.push(_:)`.
-package enum InboxPushOutcome: Equatable {
+@usableFromInline package enum InboxPushOutcome: Equatable {
     /// Accepted; the consumer was awake (or about to look): no wake-up is needed.
     case accepted
     /// Accepted, and this push replaced `SLEEPING`: the caller must wake the consumer (once).
@@ -54,17 +54,17 @@ package enum InboxPushOutcome: Equatable {
 /// The inbox does not own its head word: the owner passes a pointer to storage it keeps alive
 /// (a cache-aligned word of an event loop, the first stored word of a future), and must call
 /// `close()` (and consume the batch) before that storage goes away.
-package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
-    static var empty: ml_word_t { InboxTag.empty }
-    static var sleeping: ml_word_t { InboxTag.sleeping }
-    package static var closed: ml_word_t { InboxTag.closed }
+@usableFromInline package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
+    @inlinable static var empty: ml_word_t { InboxTag.empty }
+    @inlinable static var sleeping: ml_word_t { InboxTag.sleeping }
+    @inlinable package static var closed: ml_word_t { InboxTag.closed }
 
     @inline(__always)
-    static func isNode(_ word: ml_word_t) -> Bool { word > closed }
+    @inlinable static func isNode(_ word: ml_word_t) -> Bool { word > closed }
 
-    let head: UnsafeMutablePointer<ml_word_t>
+    @usableFromInline let head: UnsafeMutablePointer<ml_word_t>
 
-    package init(head: UnsafeMutablePointer<ml_word_t>) {
+    @inlinable package init(head: UnsafeMutablePointer<ml_word_t>) {
         self.head = head
     }
 
@@ -73,7 +73,7 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     /// On `.accepted` and `.acceptedConsumerSleeping` the inbox holds a +1 reference to the node
     /// until the consumer takes it. On `.rejectedClosed` nothing was retained.
     @inline(__always)
-    package func push(_ node: Node) -> InboxPushOutcome {
+    @inlinable package func push(_ node: Node) -> InboxPushOutcome {
         // Relaxed first read: it is only a guess for the CAS, which re-reads atomically.
         var old = ml_load_relaxed(head)
         if old == Self.closed { return .rejectedClosed }
@@ -96,7 +96,7 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     }
 
     /// Takes every accepted node, oldest first. Consumer only.
-    package func takeAll() -> InboxBatch<Node> {
+    @inlinable package func takeAll() -> InboxBatch<Node> {
         var old = ml_load_relaxed(head)
         while Self.isNode(old) {
             // Acquire: pairs with the producers' release, so the chain's links and payloads
@@ -113,7 +113,7 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     /// Returns `true` when the head went `EMPTY -> SLEEPING`: the consumer may block until a
     /// producer's wake-up (or a timeout) and must then call `finishSleeping()`. Returns `false`
     /// when work is already there (or the inbox is closed): do not block.
-    package func prepareToSleep() -> Bool {
+    @inlinable package func prepareToSleep() -> Bool {
         // Full barrier: the loop's earlier decisions (nothing ready) must not be reordered past
         // the publication of SLEEPING; seq_cst keeps the reasoning simple and costs nothing
         // next to the system call that follows.
@@ -128,7 +128,7 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     ///
     /// Returns the work that arrived while sleeping (possibly none: a timeout or a spurious
     /// wake-up).
-    package func finishSleeping() -> InboxBatch<Node> {
+    @inlinable package func finishSleeping() -> InboxBatch<Node> {
         let seen = ml_fetch_cas_acquire(head, Self.sleeping, Self.empty)
         if seen == Self.sleeping { return InboxBatch(newest: nil) }
         // A producer replaced SLEEPING with a chain (and owes, or already made, one wake-up).
@@ -143,7 +143,7 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     /// wake the consumer (once). One transition out of `SLEEPING` per sleep, whether by a push
     /// or by this, so a sleep costs at most one wake-up.
     @inline(__always)
-    package func claimWakeUp() -> Bool {
+    @inlinable package func claimWakeUp() -> Bool {
         // A plain load first: while the consumer is awake this line is only read, so the check
         // costs no transfer. The caller's full barrier orders it after the publication.
         guard ml_load_acquire(head) == Self.sleeping else { return false }
@@ -152,14 +152,14 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
 
     /// Closes the inbox: every later push is refused. Returns what was accepted before.
     /// Consumer side, once; the consumer must not be sleeping.
-    package func close() -> InboxBatch<Node> {
+    @inlinable package func close() -> InboxBatch<Node> {
         let chain = closeTakingChain()
         return InboxBatch(newest: chain == 0 ? nil : chain)
     }
 
     /// `close()`, returning the accepted chain as it is (newest first; 0 for none), for a caller
     /// that may make it an `InboxBatch` later, or never if it is 0.
-    package func closeTakingChain() -> ml_word_t {
+    @inlinable package func closeTakingChain() -> ml_word_t {
         var old = ml_load_relaxed(head)
         while true {
             if old == Self.closed { return 0 }
@@ -172,8 +172,8 @@ package struct MPSCInbox<Node: InboxNode>: @unchecked Sendable {
     }
 
     /// Whether the inbox is closed (acquire: after `true`, what the closer published is visible).
-    package var isClosed: Bool { ml_load_acquire(head) == Self.closed }
+    @inlinable package var isClosed: Bool { ml_load_acquire(head) == Self.closed }
 
     /// Whether the head currently holds a chain (a hint; relaxed).
-    package var hasPendingWork: Bool { Self.isNode(ml_load_relaxed(head)) }
+    @inlinable package var hasPendingWork: Bool { Self.isNode(ml_load_relaxed(head)) }
 }

@@ -9,15 +9,15 @@ import CMultiLoopSystem
 /// share a line with words written by the loop thread.
 ///
 /// Not copyable: exactly one owner frees the storage, in its `deinit`.
-package struct CacheAlignedWords: ~Copyable {
-    static let lineBytes = 128
-    static let wordsPerLine = lineBytes / MemoryLayout<ml_word_t>.stride
+@usableFromInline package struct CacheAlignedWords: ~Copyable {
+    @usableFromInline static let lineBytes = 128
+    @usableFromInline static let wordsPerLine = lineBytes / MemoryLayout<ml_word_t>.stride
 
-    let base: UnsafeMutablePointer<ml_word_t>
-    let lines: Int
+    @usableFromInline let base: UnsafeMutablePointer<ml_word_t>
+    @usableFromInline let lines: Int
 
     /// Allocates `lines` cache lines of zeroed words.
-    package init(lines: Int) {
+    @inlinable package init(lines: Int) {
         precondition(lines > 0)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: lines * Self.lineBytes, alignment: Self.lineBytes)
         raw.initializeMemory(as: ml_word_t.self, repeating: 0, count: lines * Self.wordsPerLine)
@@ -26,7 +26,7 @@ package struct CacheAlignedWords: ~Copyable {
     }
 
     /// The first word of line `line`.
-    package func word(line: Int, index: Int = 0) -> UnsafeMutablePointer<ml_word_t> {
+    @inlinable package func word(line: Int, index: Int = 0) -> UnsafeMutablePointer<ml_word_t> {
         precondition(line < lines && index < Self.wordsPerLine)
         return base + line * Self.wordsPerLine + index
     }

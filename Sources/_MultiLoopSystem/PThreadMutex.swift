@@ -10,11 +10,11 @@ import CMultiLoopSystem
 /// Used where a lock is the right tool (rare lifecycle transitions, blocking waits), never on a
 /// hot path. A pthread mutex rather than `Synchronization.Mutex`: with Swift 6.3.1 on Linux the
 /// latter gives ThreadSanitizer false positives. `package`: the stress tool locks with it too.
-package final class PThreadMutex: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+@usableFromInline package final class PThreadMutex: @unchecked Sendable {
+    @usableFromInline let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    @usableFromInline let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    package init() {
+    @inlinable package init() {
         let rc1 = pthread_mutex_init(mutex, nil)
         precondition(rc1 == 0, "pthread_mutex_init failed: \(rc1)")
         var attributes = pthread_condattr_t()
@@ -33,7 +33,7 @@ package final class PThreadMutex: @unchecked Sendable {
     }
 
     @inline(__always)
-    package func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    @inlinable package func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         // Interleaving points (debug builds): the checker tracks who holds the mutex, so it never
         // parks its holder while another thread it controls blocks on it in the kernel.
         ml_mutex_point(Int32(ML_POINT_LOCK), mutex)
@@ -46,16 +46,16 @@ package final class PThreadMutex: @unchecked Sendable {
     }
 
     /// Wakes every thread in `wait`. Call with the lock held.
-    package func broadcast() { pthread_cond_broadcast(condition) }
+    @inlinable package func broadcast() { pthread_cond_broadcast(condition) }
 
     /// Wakes one thread in `wait` (if any). Call with the lock held; only where every waiter
     /// waits for the same predicate, so that waking any one of them is enough.
-    package func signal() { pthread_cond_signal(condition) }
+    @inlinable package func signal() { pthread_cond_signal(condition) }
 
     /// Waits on the condition; call with the lock held, in a loop that re-checks the predicate.
     /// `deadlineNanoseconds` is on CLOCK_MONOTONIC (`ml_monotonic_ns`); nil waits forever.
     /// Returns false when the deadline passed.
-    package func wait(deadlineNanoseconds: Int64?) -> Bool {
+    @inlinable package func wait(deadlineNanoseconds: Int64?) -> Bool {
         guard let deadline = deadlineNanoseconds else {
             ml_mutex_point(Int32(ML_POINT_BLOCK), condition)
             pthread_cond_wait(condition, mutex)

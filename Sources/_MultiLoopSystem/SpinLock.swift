@@ -11,22 +11,22 @@ import CMultiLoopSystem
 /// The word must stay valid while the lock is used (the caller passes the first stored word of
 /// its object, see `firstStoredWord`). Acquire is a CAS `0 -> 1` with acquire ordering, release
 /// a store of 0 with release ordering: what one holder wrote is seen by the next.
-package struct SpinLock {
-    package let word: UnsafeMutablePointer<ml_word_t>
+@usableFromInline package struct SpinLock {
+    @usableFromInline package let word: UnsafeMutablePointer<ml_word_t>
 
-    package init(word: UnsafeMutablePointer<ml_word_t>) {
+    @inlinable package init(word: UnsafeMutablePointer<ml_word_t>) {
         self.word = word
     }
 
     @inline(__always)
-    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    @inlinable package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { ml_store_release(word, 0) }
         return try body()
     }
 
     @inline(__always)
-    private func lock() {
+    @inlinable func lock() {
         if ml_fetch_cas_acquire(word, 0, 1) == 0 { return }
         var spins = 0
         while true {

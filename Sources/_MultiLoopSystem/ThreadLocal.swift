@@ -8,11 +8,11 @@ import Musl
 ///
 /// `retaining` slots keep a strong reference, released when replaced or when the thread exits;
 /// other slots hold an unowned pointer whose lifetime the caller guarantees.
-package final class ThreadLocalSlot<Value: AnyObject>: @unchecked Sendable {
-    private var key = pthread_key_t()
-    private let retaining: Bool
+@usableFromInline package final class ThreadLocalSlot<Value: AnyObject>: @unchecked Sendable {
+    @usableFromInline var key = pthread_key_t()
+    @usableFromInline let retaining: Bool
 
-    package init(retaining: Bool) {
+    @inlinable package init(retaining: Bool) {
         self.retaining = retaining
         let destructor: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
             if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
@@ -22,13 +22,13 @@ package final class ThreadLocalSlot<Value: AnyObject>: @unchecked Sendable {
     }
 
     /// The calling thread's value.
-    package var value: Value? {
+    @inlinable package var value: Value? {
         guard let raw = pthread_getspecific(key) else { return nil }
         return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
     }
 
     /// Sets the calling thread's value.
-    package func set(_ newValue: Value?) {
+    @inlinable package func set(_ newValue: Value?) {
         let old = pthread_getspecific(key)
         let raw: UnsafeMutableRawPointer?
         if let newValue {
