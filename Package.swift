@@ -46,15 +46,19 @@ let package = Package(
         // `multiloop stress`: the scenarios and their checkers (a target of their own so that the
         // tests can feed the checkers corrupted records).
         .target(name: "MultiLoopStress", dependencies: [
-            "MultiLoop", "_MultiLoopSystem", "CMultiLoopSystem",
+            "MultiLoop", "_MultiLoopSystem", "CMultiLoopSystem", "MultiLoopTestSupport",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "multiloop", dependencies: [
             "MultiLoop", "MultiLoopStress",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // What the tests and the stress tool share: a joinable thread, a locked box, atomic
+        // counters and a flag, a seeded random generator. In no product.
+        .target(name: "MultiLoopTestSupport", dependencies: ["CMultiLoopSystem"]),
         .testTarget(name: "MultiLoopTests", dependencies: [
-            "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem", "MultiLoopStress",
+            "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem",
+            "MultiLoopTestSupport", "MultiLoopStress",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import MultiLoop
+import MultiLoopTestSupport
 
 /// What a scenario gets to run with, and what it hands back.
 final class ScenarioContext: @unchecked Sendable {

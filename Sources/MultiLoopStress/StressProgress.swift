@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 
 /// Counters a scenario bumps as it goes (any thread), and a thread that shows them: a live line
 /// rewritten in place on a terminal, a plain line every few seconds otherwise. Written to

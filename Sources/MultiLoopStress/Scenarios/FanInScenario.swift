@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 
 /// P producer threads push sequence-numbered callbacks with `execute` to the loops of a group,
 /// round-robin; each loop checks its share as it runs it (`FanInChecker`).
@@ -34,7 +35,7 @@ enum FanInScenario {
             LoopState(checker: FanInChecker(loop: index, loops: loops.count, producers: configuration.producers),
                       latency: context.latencies.make(), producers: configuration.producers)
         }
-        let submitted = LoopOwned([Int](repeating: 0, count: configuration.producers))
+        let submitted = LoopConfined([Int](repeating: 0, count: configuration.producers))
         let submittedLock = PThreadMutex()
         PThread.runAll(configuration.producers, name: "ml-fanin") { producer in
             let share = context.share(of: configuration.producers, index: producer)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 
 /// Callbacks that throw, tasks that fail, producer threads that exit mid-stream.
 ///
@@ -88,7 +89,7 @@ enum FaultsScenario {
                             tasksFailed: StressCounter())
         let submitted = StressCounter()
         // Written by the spawner thread, read after it is joined.
-        let exited = LoopOwned(0)
+        let exited = LoopConfined(0)
 
         // The configured producers, and the spawner as one more worker (its share in count mode
         // is what its short-lived producers send).
@@ -137,7 +138,7 @@ enum FaultsScenario {
             let waveStart = monotonicNanoseconds()
             // Each producer's number and what it leaves behind, written by its thread and read
             // after it is joined.
-            var wave: [(thread: PThread, index: Int, left: LoopOwned<(tasks: [PendingTask], items: Int)>)] = []
+            var wave: [(thread: PThread, index: Int, left: LoopConfined<(tasks: [PendingTask], items: Int)>)] = []
             for _ in 0..<waveSize {
                 var items = 1 + random.below(shortLivedItems)
                 if let left = remaining {
@@ -148,7 +149,7 @@ enum FaultsScenario {
                 let count = items
                 let index = firstProducer + exited + wave.count
                 let seed = random.next()
-                let left = LoopOwned((tasks: [PendingTask](), items: 0))
+                let left = LoopConfined((tasks: [PendingTask](), items: 0))
                 let thread = PThread(name: "ml-faults-x") {
                     var producer = Producer(index: index, shared: shared, random: StressRandom(seed: seed))
                     for _ in 0..<count { producer.submitOne() }

@@ -1,4 +1,5 @@
 import MultiLoop
+import MultiLoopTestSupport
 
 /// Tokens travel around the loops of a group. A token is a task of loop `j`; for each hop it
 /// awaits a future that loop `j+1` completes (`group.submit(to: j+1)`: the closure runs there,

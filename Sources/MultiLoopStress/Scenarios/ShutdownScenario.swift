@@ -1,5 +1,6 @@
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 
 /// Rounds of: a fresh group, producers submitting closures and (one in six) tasks as fast as they
 /// can, and a shutdown from this thread in the middle of it; `ShutdownChecker` balances each
@@ -37,7 +38,7 @@ enum ShutdownScenario {
         let acceptedClosures = StressCounter()
         let started = StressCounter()
         let futuresLock = PThreadMutex()
-        let futures = LoopOwned([Future<Int>]())
+        let futures = LoopConfined([Future<Int>]())
         let producers = context.configuration.producers
         // How many submissions each producer makes before the shutdown may start: varies by
         // round, so the shutdown meets the loops in different states.

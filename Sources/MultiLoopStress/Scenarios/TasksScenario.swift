@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 
 /// Tasks on every loop contend on a `Lock`, a `Semaphore(value: 3)` and an
 /// `AsyncQueue<Int>(maxsize: 8)` of their loop: lockers and semaphore users run critical sections

@@ -1,5 +1,6 @@
 import MultiLoop
 import _MultiLoopSystem
+import MultiLoopTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

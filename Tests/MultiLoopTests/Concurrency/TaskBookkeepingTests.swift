@@ -3,7 +3,7 @@ import Testing
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// A loop task is one object (its future, its name, its place in the loop's task list); the list
 /// holds exactly the tasks that are not done; default names are unique across threads.

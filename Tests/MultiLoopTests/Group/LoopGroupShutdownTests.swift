@@ -6,7 +6,7 @@ import Glibc
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 @Suite("LoopGroup: exactly-once delivery and graceful shutdown", .timeLimit(.minutes(5)))
 struct LoopGroupShutdownTests {

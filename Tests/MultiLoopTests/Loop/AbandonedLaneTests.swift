@@ -9,7 +9,7 @@ import Musl
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// Where the loop thread waits while a signal holds it: [0] is 1 while it is parked, [1] lets it
 /// go. C atomics only, which is all a signal handler may use here.

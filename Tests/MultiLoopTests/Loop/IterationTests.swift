@@ -3,7 +3,7 @@ import Testing
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 @Suite("The iteration (asyncio's _run_once)", .timeLimit(.minutes(5)))
 struct IterationTests {

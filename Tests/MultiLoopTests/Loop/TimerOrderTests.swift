@@ -3,7 +3,7 @@ import Testing
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// The timer heap's contract, checked exactly: deadline order, FIFO for equal deadlines, never
 /// early, and the cancelled count a rebuild leaves. asyncio's timers (a heapq of TimerHandles):

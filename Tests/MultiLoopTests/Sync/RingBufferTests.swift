@@ -3,7 +3,7 @@ import Testing
 @testable import _MultiLoopEventLoop
 @testable import _MultiLoopInbox
 @testable import _MultiLoopSystem
-@testable import MultiLoopStress
+import MultiLoopTestSupport
 
 @Suite("RingBuffer (AsyncQueue's storage)", .timeLimit(.minutes(5)))
 struct RingBufferTests {

@@ -1,15 +1,14 @@
-import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A pthread that tests start and always join (ThreadSanitizer reports unjoined threads).
-final class JoinableThread: @unchecked Sendable {
+package final class JoinableThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: @Sendable () -> Void
     private var joined = false
 
-    init(_ body: @escaping @Sendable () -> Void) {
+    package init(_ body: @escaping @Sendable () -> Void) {
         self.body = body
         let box = Unmanaged.passRetained(self)
         let rc = pthread_create(&thread, nil, { raw in
@@ -20,15 +19,16 @@ final class JoinableThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
-    func join() {
+    /// Waits for the thread to end (once: a second call returns at once).
+    package func join() {
         guard !joined else { return }
         joined = true
         let rc = pthread_join(thread, nil)
-        #expect(rc == 0, "pthread_join failed: \(rc)")
+        precondition(rc == 0, "pthread_join failed: \(rc)")
     }
 
     /// Starts `count` threads running `body(index)` and joins them all.
-    static func runAll(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    package static func runAll(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let threads = (0..<count).map { index in JoinableThread { body(index) } }
         threads.forEach { $0.join() }
     }
@@ -38,7 +38,7 @@ final class JoinableThread: @unchecked Sendable {
 /// of Swift's global pool. That pool has only as many threads as cores; a test that blocks one
 /// for long (a stress run takes seconds under ThreadSanitizer) starves the async tests running
 /// beside it, whose polls then time out.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+package func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     let result = Locked<T?>(nil)
     let thread = Locked<JoinableThread?>(nil)
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -54,30 +54,31 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     return result.value!
 }
 
-/// A counter for values touched only by one loop thread at a time (no synchronization of its
-/// own: the loop's hand-over orders the accesses, which is what the tests check under TSan).
-final class LoopConfined<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
+/// A value touched only by one loop's thread at a time (its callbacks and tasks), and read by
+/// others only after a hand-over that orders the accesses (the loop's, or the join of its
+/// thread): no synchronization of its own, which is what the tests check under TSan.
+package final class LoopConfined<Value>: @unchecked Sendable {
+    package var value: Value
+    package init(_ value: Value) { self.value = value }
 }
 
 /// A thread-safe box for results collected from several threads.
-final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var storage: Value
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         storage = value
         pthread_mutex_init(&mutex, nil)
     }
 
     deinit { pthread_mutex_destroy(&mutex) }
 
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body(&storage)
     }
 
-    var value: Value { withLock { $0 } }
+    package var value: Value { withLock { $0 } }
 }
