@@ -16,11 +16,14 @@ import Testing
 struct SuiteTimeLimitTests {
     static let minimumMinutes = 5
 
-    @Test("every @Suite in Tests/ carries .timeLimit of 5 minutes or more, and every @Test is inside one or has its own")
+    @Test("every @Suite of every test target (Tests/*Tests) carries .timeLimit of 5 minutes or more, and every @Test is inside one or has its own")
     func everySuiteHasATimeLimit() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        let files = try Self.swiftFiles(under: directory)
-        #expect(files.count >= 40, "found only \(files.count) Swift files under \(directory.path)")
+        // Tests/, the folder of every test target's folder.
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let targets = try Self.testTargetFolders(in: directory)
+        #expect(targets.contains("MultiLoopTests") && targets.contains("MultiLoopStressTests"), "\(targets)")
+        let files = try targets.flatMap { try Self.swiftFiles(under: directory.appendingPathComponent($0)) }
+        #expect(files.count >= 40, "found only \(files.count) Swift files under \(directory.path)/*Tests")
         var suites = 0
         var tests = 0
         for file in files {
@@ -69,6 +72,11 @@ struct SuiteTimeLimitTests {
         #expect(scan.tests.map(\.line) == [6, 7, 9, 11, 12])
         #expect(scan.tests.map(\.insideSuite) == [true, true, true, false, false])
         #expect(scan.tests.map(\.timeLimitMinutes) == [nil, nil, nil, nil, 5])
+    }
+
+    /// The folders of the test targets: those under `directory` whose names end in "Tests".
+    static func testTargetFolders(in directory: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix("Tests") }.sorted()
     }
 
     static func swiftFiles(under directory: URL) throws -> [URL] {

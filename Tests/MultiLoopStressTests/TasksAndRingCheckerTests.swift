@@ -1,5 +1,6 @@
 import Testing
 @testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// A clean record of the tasks scenario for one loop: 2 lockers, 1 semaphore user, 1 producer,
 /// 1 consumer; items 0..<4 put (item 3's put cancelled), 0..<2 got by the consumer, 2 drained.

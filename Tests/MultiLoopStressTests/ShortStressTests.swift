@@ -1,5 +1,6 @@
 import Testing
 @testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// `make test` runs every scenario briefly (also under ThreadSanitizer): each must hold its
 /// invariants, and do some work.

@@ -1,5 +1,6 @@
 import Testing
 @testable import MultiLoopStress
+import MultiLoopTestSupport
 
 /// The timer checker must be able to fail: it is fed a correct history of one loop's timers,
 /// then the same history with one deliberate corruption at a time.

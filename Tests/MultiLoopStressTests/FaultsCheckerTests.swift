@@ -1,5 +1,6 @@
 import MultiLoop
 @testable import MultiLoopStress
+import MultiLoopTestSupport
 import Testing
 
 /// `FaultsChecker` fed correct records (no violation) and corrupted ones (each reported with its
