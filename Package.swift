@@ -49,8 +49,10 @@ let package = Package(
             "MultiLoop", "_MultiLoopSystem", "CMultiLoopSystem", "MultiLoopTestSupport",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // The asyncio tutorial's examples (`multiloop examples`), in no product.
+        .target(name: "MultiLoopExamples", dependencies: ["MultiLoop"]),
         .executableTarget(name: "multiloop", dependencies: [
-            "MultiLoop", "MultiLoopStress",
+            "MultiLoop", "MultiLoopStress", "MultiLoopExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What the tests and the stress tool share: a joinable thread, a locked box, atomic
@@ -61,6 +63,7 @@ let package = Package(
             "MultiLoopTestSupport",
         ]),
         // The stress tool's checkers fed corrupted records, and a short run of every scenario.
+        .testTarget(name: "MultiLoopExamplesTests", dependencies: ["MultiLoopExamples", "MultiLoop", "MultiLoopTestSupport"]),
         .testTarget(name: "MultiLoopStressTests", dependencies: ["MultiLoopStress", "MultiLoop", "MultiLoopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
-@_spi(Examples) import MultiLoop
+import MultiLoop
 
 /// `multiloop`: the root command.
 struct MultiLoopCommand: ParsableCommand {
@@ -39,23 +39,6 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let status = Demo.run(producers: producers, callbacksPerProducer: 1_000_000 / producers)
-        if status != 0 { throw ExitCode(status) }
-    }
-}
-
-/// `multiloop examples [NAME]`.
-struct ExamplesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "examples",
-        abstract: "Runs the Swift port of the asyncio tutorial's examples (all, or the one named).",
-        discussion: "Names: " + TutorialExamples.names.joined(separator: ", ") + ".")
-
-    @Argument(help: "An example's name; none runs them all.")
-    var names: [String] = []
-
-    func run() throws {
-        let status = TutorialExamples.command(arguments: names, output: { print($0) },
-                                              errorOutput: writeToStandardError)
         if status != 0 { throw ExitCode(status) }
     }
 }

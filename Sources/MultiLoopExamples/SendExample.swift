@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// The tutorial's "yield & send": a consumer generator primed with `send(None)`, a producer
     /// generator that sends it 5, 4, 3... and yields its status, and a main loop that stops once

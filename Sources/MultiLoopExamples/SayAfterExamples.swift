@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// `say_after` of the tutorial's "Task" section: returns `what` after `delay` seconds.
     @Sendable

@@ -1,8 +1,7 @@
 import Testing
-@_spi(Examples) @testable import MultiLoop
-@testable import _MultiLoopEventLoop
-@testable import _MultiLoopInbox
-@testable import _MultiLoopSystem
+import MultiLoop
+import MultiLoopExamples
+import MultiLoopTestSupport
 
 /// Each tutorial example prints exactly what its Python prints (times masked where they vary),
 /// with its delays shortened.
@@ -28,16 +27,34 @@ struct TutorialExampleOutputTests {
         #expect(lines == ["Compute 1 + 2 ...", "Compute 3 + 4 ...", "1 + 2 = 3", "3 + 4 = 7"])
     }
 
-    @Test("yield-from leaves the thread's loop setting as it found it")
-    func yieldFromRestoresTheSetLoop() throws {
-        let outcome = FutureTesting.onNewThread { () throws -> Bool in
-            let mine = try newEventLoop()
-            setEventLoop(mine)
-            defer { _ = try? mine.close() }
-            _ = try T.run(try T.example("yield-from"))
-            return try getEventLoop() === mine && !mine.isClosed
+    @Test("yield-from (which gets, runs and closes its thread's loop) leaves the caller's loop setting as it found it")
+    func yieldFromLeavesTheSetLoop() throws {
+        // On a thread of the test's own, whose setting it clears before it ends: not on a thread
+        // of Swift's pool, which other tests' code may run on next.
+        let outcome = Locked<Result<Bool, any Error>?>(nil)
+        JoinableThread {
+            let result = Result { () throws -> Bool in
+                let mine = try newEventLoop()
+                setEventLoop(mine)
+                defer { _ = try? mine.close() }
+                _ = try T.run(try T.example("yield-from"))
+                return try getEventLoop() === mine && !mine.isClosed
+            }
+            setEventLoop(nil)
+            outcome.withLock { $0 = result }
+        }.join()
+        #expect(try outcome.value?.get() == true)
+    }
+
+    @Test("an example runs on a thread of its own: from a loop's thread too, whose running loop it leaves alone")
+    func fromALoopsThread() throws {
+        let (lines, stillRunning) = try run { () throws -> ([String], Bool) in
+            let loop = try getRunningLoop()
+            let (lines, _) = try T.run(try T.example("hello-world"))
+            return (lines, try getRunningLoop() === loop)
         }
-        #expect(try outcome.get())
+        #expect(lines == ["Hello ...", "... World!"])
+        #expect(stillRunning)
     }
 
     @Test("hello-world: Hello, then World")

@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// The tutorial's "@asyncio.coroutine 与 yield from": two `print_sum` coroutines, each
     /// waiting for `compute` (one second), run at once under `gather`, in the old style: the

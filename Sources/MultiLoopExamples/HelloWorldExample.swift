@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// The tutorial's "Event Loop" example: `asyncio.run(main())`, which creates a loop, runs
     /// `main` on it (one second) and closes it.

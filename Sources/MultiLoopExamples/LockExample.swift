@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// The tutorial's "Lock" section, made runnable: three tasks each read a shared counter,
     /// wait 0.1 s, and write it back plus one, inside `async with lock`. The lock makes each

@@ -1,8 +1,6 @@
 import Testing
-@_spi(Examples) @testable import MultiLoop
-@testable import _MultiLoopEventLoop
-@testable import _MultiLoopInbox
-@testable import _MultiLoopSystem
+import MultiLoopExamples
+import MultiLoopTestSupport
 
 /// Helpers for the tutorial-example suites, in one namespace so they cannot clash with others.
 enum ExampleTesting {

@@ -1,3 +1,5 @@
+import MultiLoop
+
 extension TutorialExample {
     /// The tutorial's "gather" example: two coroutines (1 s and 2 s) run at once; their results
     /// come back as a list, in argument order, after the longer one: two seconds in all.

@@ -1,8 +1,5 @@
 import Testing
-@_spi(Examples) @testable import MultiLoop
-@testable import _MultiLoopEventLoop
-@testable import _MultiLoopInbox
-@testable import _MultiLoopSystem
+import MultiLoopExamples
 
 /// The timed examples' relative timing, with their delays scaled down: awaiting one after the
 /// other takes about the sum of the delays, tasks and gather about the longest one.
