@@ -78,7 +78,7 @@ model: deps
 	bash docs/model/check.sh
 
 # The command line: usage errors exit 2, --help explains every scenario, a run exits 0 and its
-# --json output parses.
+# --json output parses; `examples` prints what the tutorial's Python prints (about 10 s).
 cli-tests: build
 	bash .ci/cli-tests.sh $$($(SWIFT) build --show-bin-path)/multiloop
 
