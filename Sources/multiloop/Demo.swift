@@ -27,7 +27,7 @@ enum Demo {
         do {
             let loop = try newEventLoop()
             let tally = Tally(producers: producers)
-            let loopThread = PlainThread { try? loop.runForever() }
+            let loopThread = PThread(name: "demo-loop") { try? loop.runForever() }  // the library's (package)
 
             // A timer set from this (foreign) thread travels through the inbox.
             let timerFired = loop.createFuture(of: Double.self)
@@ -36,7 +36,7 @@ enum Demo {
 
             let began = loop.time()
             let threads = (0..<producers).map { producer in
-                PlainThread {
+                PThread(name: "producer-\(producer)") {
                     for sequence in 0..<callbacksPerProducer {
                         _ = try? loop.callSoonThreadsafe({ (tally: Tally) in
                             if tally.next[producer] != sequence { tally.violations += 1 }
@@ -85,21 +85,4 @@ extension String {
         let scaled = (value * 1000).rounded() / 1000
         self = "\(scaled)"
     }
-}
-
-/// A joinable pthread (started from nonisolated code).
-final class PlainThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let body: @Sendable () -> Void
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        self.body = body
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<PlainThread>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-    }
-
-    func join() { pthread_join(thread, nil) }
 }
