@@ -62,8 +62,9 @@ let package = Package(
             "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem",
             "MultiLoopTestSupport",
         ]),
-        // The stress tool's checkers fed corrupted records, and a short run of every scenario.
+        // The examples' output and relative timing (the command's own checks: .ci/cli-tests.sh).
         .testTarget(name: "MultiLoopExamplesTests", dependencies: ["MultiLoopExamples", "MultiLoop", "MultiLoopTestSupport"]),
+        // The stress tool's checkers fed corrupted records, and a short run of every scenario.
         .testTarget(name: "MultiLoopStressTests", dependencies: ["MultiLoopStress", "MultiLoop", "MultiLoopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
