@@ -50,14 +50,14 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // The asyncio tutorial's examples (`multiloop examples`), in no product.
-        .target(name: "MultiLoopExamples", dependencies: ["MultiLoop"]),
+        .target(name: "MultiLoopExamples", dependencies: ["MultiLoop", "_MultiLoopSystem"]),
         .executableTarget(name: "multiloop", dependencies: [
-            "MultiLoop", "MultiLoopStress", "MultiLoopExamples",
+            "MultiLoop", "_MultiLoopSystem", "MultiLoopStress", "MultiLoopExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What the tests and the stress tool share: a joinable thread, a locked box, atomic
         // counters and a flag, a seeded random generator. In no product.
-        .target(name: "MultiLoopTestSupport", dependencies: ["CMultiLoopSystem"]),
+        .target(name: "MultiLoopTestSupport", dependencies: ["_MultiLoopSystem", "CMultiLoopSystem"]),
         .testTarget(name: "MultiLoopTests", dependencies: [
             "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem",
             "MultiLoopTestSupport",

@@ -1,4 +1,5 @@
 import MultiLoop
+import _MultiLoopSystem
 
 /// One of the asyncio tutorial's examples (`/work/shared/asyncio-tutorial.txt`), in Swift. It
 /// prints exactly what the Python prints, through an output sink, with its delays scaled.

@@ -1,35 +1,24 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import _MultiLoopSystem
+
+// The tests' thread and locked box are the library's own (`_MultiLoopSystem`'s `PThread` and
+// `LockedValue`), under the names the tests use: one thread wrapper and one locked box in the
+// package.
 
 /// A pthread that tests start and always join (ThreadSanitizer reports unjoined threads).
-package final class JoinableThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let body: @Sendable () -> Void
-    private var joined = false
+package typealias JoinableThread = PThread
 
-    package init(_ body: @escaping @Sendable () -> Void) {
-        self.body = body
-        let box = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<JoinableThread>.fromOpaque(raw!).takeRetainedValue()
-            me.body()
-            return nil
-        }, box.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-    }
+/// A thread-safe box for results collected from several threads.
+package typealias Locked = LockedValue
 
-    /// Waits for the thread to end (once: a second call returns at once).
-    package func join() {
-        guard !joined else { return }
-        joined = true
-        let rc = pthread_join(thread, nil)
-        precondition(rc == 0, "pthread_join failed: \(rc)")
+extension PThread {
+    /// A thread named "test" running `body`.
+    package convenience init(_ body: @escaping @Sendable () -> Void) {
+        self.init(name: "test", body)
     }
 
     /// Starts `count` threads running `body(index)` and joins them all.
     package static func runAll(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let threads = (0..<count).map { index in JoinableThread { body(index) } }
+        let threads = (0..<count).map { index in PThread { body(index) } }
         threads.forEach { $0.join() }
     }
 }
@@ -60,25 +49,4 @@ package func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async 
 package final class LoopConfined<Value>: @unchecked Sendable {
     package var value: Value
     package init(_ value: Value) { self.value = value }
-}
-
-/// A thread-safe box for results collected from several threads.
-package final class Locked<Value>: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var storage: Value
-
-    package init(_ value: Value) {
-        storage = value
-        pthread_mutex_init(&mutex, nil)
-    }
-
-    deinit { pthread_mutex_destroy(&mutex) }
-
-    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body(&storage)
-    }
-
-    package var value: Value { withLock { $0 } }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MultiLoop
+import _MultiLoopSystem
 
 /// `multiloop demo`: one loop thread, several producer threads handing it work through
 /// `callSoonThreadsafe`, a timer from a foreign thread, a future completed on one thread and
