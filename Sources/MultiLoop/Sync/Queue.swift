@@ -14,9 +14,9 @@ import _MultiLoopSystem
 ///   task overtakes one that was already waiting: `getNowait` finds nothing while getters wait,
 ///   and `putNowait` finds the queue full while putters wait.
 /// - Size: an item handed to a waiting getter stays in the queue (it counts in `count` and
-///   toward `maxsize`) until that getter resumes and takes it, as in asyncio, where the woken
+///   toward `maxSize`) until that getter resumes and takes it, as in asyncio, where the woken
 ///   getter takes its item when it runs; but it is reserved for that getter: `getNowait` may
-///   throw `queueEmpty` while `count` is not 0. The queue never holds more than `maxsize` items.
+///   throw `queueEmpty` while `count` is not 0. The queue never holds more than `maxSize` items.
 /// - Cancellation: a cancelled `get` never loses an item. If it was cancelled while waiting, it
 ///   simply leaves; if it was handed an item as it was cancelled, the item goes to the next
 ///   waiting getter or back to the front of the queue, and `get` throws `CancellationError`. A
@@ -28,8 +28,9 @@ import _MultiLoopSystem
 /// - Tasks: every item put counts as an unfinished task until a `taskDone()` for it; `join()`
 ///   waits until none is unfinished.
 public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStringConvertible {
-    /// The most items the queue holds; 0 or less: unbounded. asyncio: `maxsize`.
-    public let maxsize: Int
+    /// The most items the queue holds; 0 or less: unbounded. asyncio: `maxsize` (spelled in
+    /// Swift's casing: docs/api-guidelines.md).
+    public let maxSize: Int
 
     private let mutex = PThreadMutex()
     // Guarded by `mutex`, as is everything below. Invariants: `getters` is empty unless `items`
@@ -37,16 +38,17 @@ public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStr
     // queue is full (a slot freed while putters wait goes to the oldest).
     private var items = RingBuffer<Element>()
     /// Items handed to a waiting getter that has not resumed yet: still in the queue for
-    /// `count` and `maxsize`, until the getter settles it (`settleHandedItem`).
+    /// `count` and `maxSize`, until the getter settles it (`settleHandedItem`).
     private var handedToGetters = 0
     private var unfinishedTasks = 0
     private let getters = WaiterQueue<Element, Void>()
     private let putters = WaiterQueue<Void, Element>()
     private let joiners = WaiterQueue<Void, Void>()
 
-    /// A queue holding at most `maxsize` items; 0 (the default) or less: unbounded.
-    public init(maxsize: Int = 0) {
-        self.maxsize = maxsize
+    /// A queue holding at most `maxSize` items; 0 (the default) or less: unbounded.
+    /// asyncio: `asyncio.Queue(maxsize=0)`.
+    public init(maxSize: Int = 0) {
+        self.maxSize = maxSize
     }
 
     /// The number of items in the queue, those already handed to a waiting getter included.
@@ -56,7 +58,7 @@ public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStr
     /// Whether the queue holds no item. asyncio: `empty()`. A snapshot.
     public var isEmpty: Bool { mutex.withLock { size == 0 } }
 
-    /// Whether the queue holds `maxsize` items (never for an unbounded queue). asyncio: `full()`.
+    /// Whether the queue holds `maxSize` items (never for an unbounded queue). asyncio: `full()`.
     /// A snapshot.
     public var isFull: Bool { mutex.withLock { full } }
 
@@ -159,10 +161,10 @@ public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStr
         if Task.isCancelled { throw CancellationError() }
     }
 
-    /// asyncio's repr: maxsize, size, waiting getters and putters, unfinished tasks.
+    /// asyncio's repr: the bound (`maxSize`), size, waiting getters and putters, unfinished tasks.
     public var description: String {
         mutex.withLock {
-            "<AsyncQueue maxsize: \(maxsize), count: \(size), getters: \(getters.count), "
+            "<AsyncQueue maxSize: \(maxSize), count: \(size), getters: \(getters.count), "
                 + "putters: \(putters.count), unfinished: \(unfinishedTasks)>"
         }
     }
@@ -170,7 +172,7 @@ public final class AsyncQueue<Element: Sendable>: @unchecked Sendable, CustomStr
     // MARK: Under `mutex`
 
     private var size: Int { items.count + handedToGetters }
-    private var full: Bool { maxsize > 0 && size >= maxsize }
+    private var full: Bool { maxSize > 0 && size >= maxSize }
 
     /// Takes `item` in (the caller checked there is room): to the oldest getter, else at the back.
     private func accept(_ item: Element) -> Wakeup<Element>? {

@@ -6,7 +6,7 @@ import _MultiLoopSystem
 import MultiLoopTestSupport
 
 /// Tasks on every loop contend on a `Lock`, a `Semaphore(value: 3)` and an
-/// `AsyncQueue<Int>(maxsize: 8)` of their loop: lockers and semaphore users run critical sections
+/// `AsyncQueue<Int>(maxSize: 8)` of their loop: lockers and semaphore users run critical sections
 /// that yield to the loop inside (`sleep(0)`), producers and consumers pass numbered items. About
 /// a tenth of the tasks are cancelled mid-way, half from a plain thread, half from tasks of the
 /// loops. Everything a task counts lives on its loop (`LoopState`, touched by that loop's thread
@@ -29,7 +29,7 @@ enum TasksScenario {
         let loop: EventLoop
         let lock = MultiLoop.Lock()
         let semaphore: MultiLoop.Semaphore
-        let queue = AsyncQueue<Int>(maxsize: TasksScenario.queueSize)
+        let queue = AsyncQueue<Int>(maxSize: TasksScenario.queueSize)
         let latency: LatencyRecorder
         var record: TasksChecker.LoopRecord
         /// Tasks inside the lock / holding a permit now.

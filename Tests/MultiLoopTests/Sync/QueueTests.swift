@@ -8,15 +8,15 @@ import Testing
 struct QueueTests {
     @Test("putNowait and getNowait: FIFO, count, isEmpty, isFull, queueFull, queueEmpty")
     func nowait() throws {
-        let queue = AsyncQueue<Int>(maxsize: 2)
-        #expect(queue.maxsize == 2 && queue.isEmpty && !queue.isFull && queue.count == 0)
+        let queue = AsyncQueue<Int>(maxSize: 2)
+        #expect(queue.maxSize == 2 && queue.isEmpty && !queue.isFull && queue.count == 0)
         #expect(throws: SyncError.queueEmpty) { try queue.getNowait() }
         try queue.putNowait(1)
         try queue.putNowait(2)
         #expect(queue.isFull && queue.count == 2 && !queue.isEmpty)
         #expect(throws: SyncError.queueFull) { try queue.putNowait(3) }
         #expect(queue.count == 2, "a refused put changes nothing")
-        #expect(queue.description == "<AsyncQueue maxsize: 2, count: 2, getters: 0, putters: 0, unfinished: 2>")
+        #expect(queue.description == "<AsyncQueue maxSize: 2, count: 2, getters: 0, putters: 0, unfinished: 2>")
         #expect(try queue.getNowait() == 1)
         try queue.putNowait(3)
         #expect(try queue.getNowait() == 2)
@@ -26,20 +26,20 @@ struct QueueTests {
         #expect(SyncError.queueFull.description == "the queue is full")
         #expect(SyncError.queueEmpty.description == "the queue is empty")
 
-        for maxsize in [0, -1] {
-            let unbounded = AsyncQueue<Int>(maxsize: maxsize)
+        for maxSize in [0, -1] {
+            let unbounded = AsyncQueue<Int>(maxSize: maxSize)
             for item in 0..<1000 { try unbounded.putNowait(item) }
             #expect(!unbounded.isFull && unbounded.count == 1000)
             #expect(try (0..<1000).map { _ in try unbounded.getNowait() } == Array(0..<1000))
         }
-        #expect(AsyncQueue<String>().maxsize == 0)
+        #expect(AsyncQueue<String>().maxSize == 0)
     }
 
     @Test("put waits while the queue is full; the freed slot goes to the waiting putter's item")
     func putWaitsWhenFull() throws {
         try run { () async throws -> Void in
             let loop = try getRunningLoop()
-            let queue = AsyncQueue<Int>(maxsize: 1)
+            let queue = AsyncQueue<Int>(maxSize: 1)
             try await queue.put(1)
             let putter = loop.createTask { try await queue.put(2) }
             try await sleep(0)
@@ -58,7 +58,7 @@ struct QueueTests {
     func getWaitsWhenEmpty() throws {
         try run { () async throws -> Void in
             let loop = try getRunningLoop()
-            let queue = AsyncQueue<String>(maxsize: 1)
+            let queue = AsyncQueue<String>(maxSize: 1)
             let getter = loop.createTask { try await queue.get() }
             try await sleep(0)
             #expect(!getter.isDone && queue.waiterCounts.getters == 1)
@@ -76,7 +76,7 @@ struct QueueTests {
     func fifoWaiters() throws {
         try run { () async throws -> Void in
             let loop = try getRunningLoop()
-            let queue = AsyncQueue<Int>(maxsize: 1)
+            let queue = AsyncQueue<Int>(maxSize: 1)
             let getters = (0..<5).map { _ in loop.createTask { try await queue.get() } }
             try await sleep(0)
             for item in 0..<5 { try await queue.put(item) }
@@ -116,11 +116,11 @@ struct QueueTests {
         }
     }
 
-    @Test("producers and consumers on 4 loops, maxsize 8: every item once, in order per producer; join",
+    @Test("producers and consumers on 4 loops, maxSize 8: every item once, in order per producer; join",
           arguments: 0..<2)
     func producersAndConsumers(repetition: Int) throws {
         try SyncTesting.withLoops(4) { loops in
-            let queue = AsyncQueue<Int>(maxsize: 8)
+            let queue = AsyncQueue<Int>(maxSize: 8)
             let perProducer = 250
             let overfull = Locked(0)
             let producers = (0..<4).map { producer in
@@ -193,10 +193,10 @@ struct QueueTests {
         }
     }
 
-    @Test("a getter handed an item but cancelled before it resumes puts it back at the front, within maxsize")
+    @Test("a getter handed an item but cancelled before it resumes puts it back at the front, within maxSize")
     func handedItemGoesBackToTheFront() throws {
         try SyncTesting.withLoops(1) { loops in
-            let queue = AsyncQueue<Int>(maxsize: 2)
+            let queue = AsyncQueue<Int>(maxSize: 2)
             let getter = loops[0].loop.createTask { try await queue.get() }
             try SyncTesting.waitUntil("getter queued") { queue.waiterCounts.getters == 1 }
             let gate = try SyncTesting.block(loops[0].loop)
@@ -216,7 +216,7 @@ struct QueueTests {
     @Test("a putter cancelled while waiting does not put its item; one admitted before it resumes did")
     func cancelledPutters() throws {
         try SyncTesting.withLoops(1) { loops in
-            let queue = AsyncQueue<Int>(maxsize: 1)
+            let queue = AsyncQueue<Int>(maxSize: 1)
             try queue.putNowait(0)
             let leaving = loops[0].loop.createTask { try await queue.put(1) }
             try SyncTesting.waitUntil("a putter queued") { queue.waiterCounts.putters == 1 }
@@ -241,7 +241,7 @@ struct QueueTests {
         try SyncTesting.withLoops(2) { loops in
             var received = 0, leftInQueue = 0
             for round in 0..<500 {
-                let queue = AsyncQueue<Int>(maxsize: round % 2 * 2)  // unbounded, or room for both items
+                let queue = AsyncQueue<Int>(maxSize: round % 2 * 2)  // unbounded, or room for both items
                 let racer = loops[0].loop.createTask { try await queue.get() }
                 try SyncTesting.waitUntil("the racer queued") { queue.waiterCounts.getters == 1 }
                 // Every third round a second getter queues behind the racer.
