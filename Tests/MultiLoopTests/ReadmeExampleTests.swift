@@ -55,7 +55,7 @@ struct ReadmeExampleTests {
         }
         #expect(try answer.wait(timeout: 5) == 42)
         #expect(try slow.wait(timeout: 5) == 2)
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         #expect(report == LoopGroupShutdownReport(loops: (0..<group.count).map { LoopGroupShutdownReport.Loop(index: $0) }))
     }
 }

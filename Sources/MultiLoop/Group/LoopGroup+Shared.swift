@@ -3,7 +3,7 @@ import _MultiLoopSystem
 
 extension LoopGroup {
     /// A group shared by the whole process, created on first use with one loop per usable CPU
-    /// (threads "ml-shared-<i>"), never shut down (`shutdownGracefully()` throws
+    /// (threads "ml-shared-<i>"), never shut down (`syncShutdownGracefully()` throws
     /// `.sharedGroupCannotShutDown`). SwiftNIO: `MultiThreadedEventLoopGroup.singleton`.
     ///
     /// For programs that just want loops; a library should let its user pass a group in.

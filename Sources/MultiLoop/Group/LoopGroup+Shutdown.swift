@@ -51,10 +51,11 @@ public struct LoopGroupShutdownReport: Sendable, Equatable, CustomStringConverti
 }
 
 extension LoopGroup {
-    /// Shuts the group down, losing nothing that was accepted, and waits until it is done. Call it
-    /// from a thread that runs no event loop (from a loop task, use `shutdown()`); more than once
-    /// if you like (a second call waits for the first and returns the same report). SwiftNIO:
-    /// `syncShutdownGracefully()`; tokio: dropping the `Runtime` (`shutdown_timeout`).
+    /// Shuts the group down, losing nothing that was accepted, and blocks the calling thread until
+    /// it is done. Call it from a thread that runs no event loop (from a task, use
+    /// `await shutdownGracefully()`); more than once if you like (a second call waits for the
+    /// first and returns the same report). SwiftNIO: `syncShutdownGracefully()`; tokio: dropping
+    /// the `Runtime` (`shutdown_timeout`); asyncio has no loop group.
     ///
     /// In order:
     /// 1. `submit` and `submitTask` throw `LoopGroupError.shutDown` from now on.
@@ -80,7 +81,7 @@ extension LoopGroup {
     ///   (one of the group's: it would wait for itself; any other: it would stall that loop; as
     ///   `Future.wait` refuses), `.sharedGroupCannotShutDown`; in both cases nothing happened.
     @discardableResult
-    public func shutdownGracefully(gracePeriod: Double = 10) throws(LoopGroupError) -> LoopGroupShutdownReport {
+    public func syncShutdownGracefully(gracePeriod: Double = 10) throws(LoopGroupError) -> LoopGroupShutdownReport {
         if isShared { throw .sharedGroupCannotShutDown }
         if EventLoop.runningOnThisThread.value != nil || loops.contains(where: \.isOnLoopThread) {
             throw .shutdownFromLoopThread
@@ -112,22 +113,23 @@ extension LoopGroup {
         return report
     }
 
-    /// `shutdownGracefully()` for async code: the shutdown runs on a thread of its own and the
-    /// calling task is suspended meanwhile, so a task of another loop (or of Swift's global
-    /// executor) can shut a group down without blocking its thread. SwiftNIO:
-    /// `shutdownGracefully() async`.
+    /// `syncShutdownGracefully(gracePeriod:)` for async code, the same shutdown: it runs on a
+    /// thread of its own and the calling task is suspended meanwhile, so a task of another loop
+    /// (or of Swift's global executor) can shut a group down without blocking its thread.
+    /// SwiftNIO: `shutdownGracefully() async` (the same name; the blocking form is
+    /// `syncShutdownGracefully()` in both libraries).
     ///
     /// - Throws: `LoopGroupError.shutdownFromLoopThread` from a task of one of the group's own loops
     ///   (the shutdown would cancel and wait for the task that waits for it),
     ///   `.sharedGroupCannotShutDown`.
     @discardableResult
-    public func shutdown(gracePeriod: Double = 10) async throws(LoopGroupError) -> LoopGroupShutdownReport {
+    public func shutdownGracefully(gracePeriod: Double = 10) async throws(LoopGroupError) -> LoopGroupShutdownReport {
         if isShared { throw .sharedGroupCannotShutDown }
         if loops.contains(where: \.isOnLoopThread) { throw .shutdownFromLoopThread }
         let outcome = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<LoopGroupShutdownReport, LoopGroupError>, Never>) in
             _ = PThread(name: "ml-shutdown", detached: true) {
                 do throws(LoopGroupError) {
-                    continuation.resume(returning: .success(try self.shutdownGracefully(gracePeriod: gracePeriod)))
+                    continuation.resume(returning: .success(try self.syncShutdownGracefully(gracePeriod: gracePeriod)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -136,7 +138,7 @@ extension LoopGroup {
         return try outcome.get()
     }
 
-    /// Whether `shutdownGracefully()` has completed.
+    /// Whether `syncShutdownGracefully()` has completed.
     public var isShutDown: Bool {
         lifecycleLock.withLock {
             if case .shutDown = lifecycle { return true }

@@ -21,7 +21,7 @@ import CMultiLoopSystem
 ///   belongs to the group), `loop(at:)`, or `loops`.
 /// - Work: `submit` (a closure; a future of its result) and `submitTask` (an async function run
 ///   as a task of the loop; a future of its result), or any loop's own API.
-/// - Lifecycle: the loops run from `init` until `shutdownGracefully()`, which loses nothing
+/// - Lifecycle: the loops run from `init` until `syncShutdownGracefully()`, which loses nothing
 ///   that was accepted (see there). A group that is deallocated without it is shut down then.
 ///   A loop's `stop()` does not end its thread: the group runs it again.
 ///
@@ -41,7 +41,7 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
     /// Word 0: the round-robin counter (relaxed fetch-and-add: only the spread matters). Word 1:
     /// 1 while the group accepts work through `submit`, set to 0 (release) by the shutdown; read
     /// with acquire. It is only the early refusal: what decides whether one piece of work was
-    /// accepted is its loop's lane (see `shutdownGracefully`).
+    /// accepted is its loop's lane (see `syncShutdownGracefully`).
     private let words = CacheAlignedWords(lines: 1)
     /// `next()`'s round-robin counter (word 0).
     private var nextTicketWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 0, index: 0) }
@@ -117,7 +117,7 @@ public final class LoopGroup: @unchecked Sendable, CustomStringConvertible {
             ml_store_release(acceptingWord, 0)
             for member in members { member.requestShutdown(gracePeriod: 10) }
         } else {
-            _ = try? shutdownGracefully()
+            _ = try? syncShutdownGracefully()
         }
     }
 

@@ -5,10 +5,10 @@ import _MultiLoopSystem
 public enum LoopGroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The group is shutting down or shut down: it accepts no more work.
     case shutDown
-    /// `shutdownGracefully()` on a thread that runs an event loop (on one of the group's own it
-    /// would wait for itself; on another it would stall that loop), or `shutdown()` from a task
-    /// of one of the group's loops. Shut the group down from a plain thread, or with
-    /// `await shutdown()` from a task of another loop. (SwiftNIO crashes with a precondition.)
+    /// `syncShutdownGracefully()` on a thread that runs an event loop (on one of the group's own it
+    /// would wait for itself; on another it would stall that loop), or `await shutdownGracefully()`
+    /// from a task of one of the group's loops. Shut the group down from a plain thread, or with
+    /// `await shutdownGracefully()` from a task of another loop. (SwiftNIO crashes with a precondition.)
     case shutdownFromLoopThread
     /// The shared default group lives as long as the process (SwiftNIO's singleton groups refuse
     /// the same way).
@@ -28,7 +28,7 @@ public enum LoopGroupError: Error, Equatable, Sendable, CustomStringConvertible 
         switch self {
         case .shutDown: return "the loop group is shut down"
         case .shutdownFromLoopThread:
-            return "the loop group cannot be shut down from this thread: it runs an event loop (use await shutdown() from another loop)"
+            return "the loop group cannot be shut down from this thread: it runs an event loop (use await shutdownGracefully() from another loop)"
         case .sharedGroupCannotShutDown: return "the shared loop group cannot be shut down"
         case .invalidLoopCount(let count): return "a loop group needs at least one loop (asked for \(count))"
         case .indexOutOfRange(let index, let count): return "loop index \(index) out of range 0..<\(count)"

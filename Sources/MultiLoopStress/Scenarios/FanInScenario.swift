@@ -71,7 +71,7 @@ enum FanInScenario {
             }
             submittedLock.withLock { submitted.value[producer] = sequence }
         }
-        try group.shutdownGracefully()  // runs everything accepted, joins the loop threads
+        try group.syncShutdownGracefully()  // runs everything accepted, joins the loop threads
         let counts = submittedLock.withLock { submitted.value }
         for state in states { context.violations.record(state.checker.finish(submitted: counts)) }
         let total = counts.reduce(0, +)

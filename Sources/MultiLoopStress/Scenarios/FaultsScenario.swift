@@ -115,7 +115,7 @@ enum FaultsScenario {
             submitted.add(producer.items)
             while !producer.outstanding.isEmpty { producer.checkOldestTask() }
         }
-        try group.shutdownGracefully()  // runs everything accepted, joins the loop threads
+        try group.syncShutdownGracefully()  // runs everything accepted, joins the loop threads
 
         let totalProducers = producers + exited.value
         for state in states { context.violations.record(state.checker.finish(producers: totalProducers)) }

@@ -110,7 +110,7 @@ enum RingScenario {
             roundStart = tokens.map(\.sent)
             rounds += 1
         } while finished == tokenCount && !context.timeIsUp && tokens.contains(where: \.hasMore)
-        try group.shutdownGracefully()
+        try group.syncShutdownGracefully()
         let hops = tokens.reduce(0) { $0 + $1.sent }
         return ScenarioOutcome(operations: UInt64(hops), statistics: group.statistics.total,
                                details: ["hops": hops, "tokens": tokenCount, "tokensStuck": tokenCount - finished,

@@ -75,7 +75,7 @@ enum ShutdownScenario {
         }
         while started.value < producers { sched_yield() }
         let begin = monotonicNanoseconds()
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         let took = monotonicNanoseconds() - begin
         // The producers stop at their first refusal, which the shutdown's first step guarantees.
         for thread in threads { thread.join() }

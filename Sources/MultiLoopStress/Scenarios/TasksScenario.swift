@@ -275,7 +275,7 @@ enum TasksScenario {
             }
         }
 
-        let report = try group.shutdownGracefully()  // joins the loop threads: their state is readable
+        let report = try group.syncShutdownGracefully()  // joins the loop threads: their state is readable
         if report.tasksAbandoned > 0 {
             context.violation("unfinished task", expected: "every task done by the shutdown",
                               seen: "\(report.tasksAbandoned) abandoned")

@@ -182,7 +182,7 @@ enum TimersScenario {
                 context.violation("stalled", loop: state.index, expected: "a last round trip", seen: "\(error)")
             }
         }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         if report.timersCancelled != 0 {
             context.violation("not fired by shutdown", expected: "no timer left at shutdown",
                               seen: "\(report.timersCancelled) cancelled by it (\(report))")

@@ -25,7 +25,7 @@ struct LoopGroupShutdownTests {
                 try! loop.execute { log.value.append((producer, sequence)) }
             }
         }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         #expect(report.tasksCancelled == 0 && report.tasksAbandoned == 0)
         var seen = Array(repeating: [Bool](repeating: false, count: perProducer), count: producers)
         var total = 0
@@ -58,7 +58,7 @@ struct LoopGroupShutdownTests {
             let sum = futures.reduce(0) { $0 + (try! $1.wait(timeout: 60)) }
             sums.withLock { $0 += sum }
         }
-        try group.shutdownGracefully()
+        try group.syncShutdownGracefully()
         #expect(counters.reduce(0) { $0 + $1.value } == 10_000)
         let expected = (0..<4).reduce(0) { total, producer in total + (0..<2_500).reduce(0) { $0 + producer * 10_000 + $1 } }
         #expect(sums.value == expected)
@@ -91,7 +91,7 @@ struct LoopGroupShutdownTests {
             }
         }
         while started.value < 4 { sched_yield() }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         returned.set()
         for producer in producers { producer.join() }
 
@@ -138,10 +138,10 @@ struct LoopGroupShutdownTests {
         }
     }
 
-    /// "shut down", or the error `shutdownGracefully()` threw.
+    /// "shut down", or the error `syncShutdownGracefully()` threw.
     private static func outcomeOfShutdown(_ group: LoopGroup) -> String {
         do {
-            try group.shutdownGracefully()
+            try group.syncShutdownGracefully()
             return "shut down"
         } catch {
             return "\(error)"
@@ -154,25 +154,25 @@ struct LoopGroupShutdownTests {
         let outcome = try group.submit(to: 1) { Self.outcomeOfShutdown(group) }.wait(timeout: 60)
         #expect(outcome == "\(LoopGroupError.shutdownFromLoopThread)")
         #expect(try group.submit { 3 }.wait(timeout: 60) == 3)
-        try group.shutdownGracefully()
+        try group.syncShutdownGracefully()
     }
 
-    @Test("from another loop: shutdownGracefully() is refused (it would block that loop); await shutdown() works")
+    @Test("from another loop: syncShutdownGracefully() is refused (it would block that loop); await shutdownGracefully() works")
     func shutdownFromAnotherLoop() throws {
         let group = try LoopGroup(loops: 2, name: "other")
         let other = try LoopGroup(loops: 1, name: "caller")
-        defer { _ = try? other.shutdownGracefully() }
+        defer { _ = try? other.syncShutdownGracefully() }
         let blocking = try other.submit { Self.outcomeOfShutdown(group) }.wait(timeout: 60)
         #expect(blocking == "\(LoopGroupError.shutdownFromLoopThread)")
         _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
         let report = try other.submitTask { () async throws -> LoopGroupShutdownReport in
-            try await group.shutdown()
+            try await group.shutdownGracefully()
         }.wait(timeout: 60)
         #expect(report.tasksCancelled == 1)
         #expect(group.isShutDown)
         let fromItsOwnLoop = try other.submitTask { () async -> String in
             do {
-                try await other.shutdown()
+                try await other.shutdownGracefully()
                 return "shut down"
             } catch {
                 return "\(error)"
@@ -187,10 +187,10 @@ struct LoopGroupShutdownTests {
         _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
         let reports = Locked([LoopGroupShutdownReport]())
         JoinableThread.runAll(3) { _ in
-            let report = try! group.shutdownGracefully()
+            let report = try! group.syncShutdownGracefully()
             reports.withLock { $0.append(report) }
         }
-        let again = try group.shutdownGracefully()
+        let again = try group.syncShutdownGracefully()
         #expect(reports.value.count == 3)
         #expect(reports.value.allSatisfy { $0 == again })
         #expect(again.tasksCancelled == 1)
@@ -220,7 +220,7 @@ struct LoopGroupShutdownTests {
             }
         }
         while started.value < 6 { sched_yield() }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         #expect(report.tasksCancelled == 6)
         #expect(report.tasksAbandoned == 0)
         #expect(cleanedUp.value == 6)
@@ -257,12 +257,12 @@ struct LoopGroupShutdownTests {
         let secondFoundItDone = Locked(false)
         let secondCaller = JoinableThread {
             while group.isAcceptingWork { sched_yield() }  // the first call has begun
-            let report = try? group.shutdownGracefully()
+            let report = try? group.syncShutdownGracefully()
             let done = group.isShutDown && group.loops.allSatisfy { $0.isClosed }
             secondFoundItDone.withLock { $0 = done }
             second.withLock { $0 = report }
         }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         #expect(cleanup.value == "finished", "the clean-up, when shutdown returned: \(cleanup.value ?? "not done")")
         #expect(report.tasksCancelled == 1 && report.tasksAbandoned == 0, "\(report)")
         let allClosed = group.loops.allSatisfy { $0.isClosed }
@@ -281,7 +281,7 @@ struct LoopGroupShutdownTests {
         let pending = try group.loops.map { loop in try loop.schedule(after: 3600) { 2 } }
         let ran = StressCounter()
         let plain = try group.loops[1].callLater(3600) { ran.add() }
-        let report = try group.shutdownGracefully()
+        let report = try group.syncShutdownGracefully()
         #expect(report.timersCancelled == 3)
         for future in pending {
             #expect(throws: EventLoopError.closed) { try future.wait(timeout: 60) }
@@ -309,7 +309,7 @@ struct LoopGroupShutdownTests {
         await offThePool { while !started.isSet { sched_yield() } }
         let handled = Locked([String]())
         group.loops[0].setExceptionHandler { _, context in handled.withLock { $0.append(context.message) } }
-        let report = try await offThePool { Result { try group.shutdownGracefully(gracePeriod: 0.05) } }.get()
+        let report = try await offThePool { Result { try group.syncShutdownGracefully(gracePeriod: 0.05) } }.get()
         #expect(report.tasksCancelled == 1)
         #expect(report.tasksAbandoned == 1)
         #expect(handled.value.contains { $0.contains("grace period") })

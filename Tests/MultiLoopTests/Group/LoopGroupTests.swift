@@ -9,7 +9,7 @@ struct LoopGroupTests {
     @Test("each loop runs on its own thread, is that thread's running loop and its event loop")
     func loopsOnTheirOwnThreads() throws {
         let group = try LoopGroup(loops: 3, name: "reg")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         for (index, loop) in group.loops.enumerated() {
             let seen = try group.submit(to: index) { () throws -> [Bool] in
                 [try getRunningLoop() === loop, try getEventLoop() === loop, loop.isOnLoopThread]
@@ -30,7 +30,7 @@ struct LoopGroupTests {
         for (index, id) in group.threadIDs.enumerated() {
             #expect(readSmallFile("/proc/self/task/\(id)/comm") == expected[index] + "\n")
         }
-        try group.shutdownGracefully()
+        try group.syncShutdownGracefully()
         let after = threadNamesOfThisProcess()
         for name in expected { #expect(!after.contains(name)) }
     }
@@ -40,14 +40,14 @@ struct LoopGroupTests {
         #expect(LoopGroup.threadName(group: "averyverylongname", index: 12) == "ml-averyvery-12")
         #expect(LoopGroup.threadName(group: "ü/x y", index: 3) == "ml-xy-3")
         let group = try LoopGroup(loops: 1, name: "averyverylongname")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         #expect(readSmallFile("/proc/self/task/\(group.threadIDs[0])/comm") == "ml-averyveryl-0\n")
     }
 
     @Test("default size: the CPUs of the affinity mask; a group needs at least one loop")
     func sizes() throws {
         let group = try LoopGroup()
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         #expect(group.count == callingThreadCPUs().count)
         #expect(throws: LoopGroupError.invalidLoopCount(0)) { try LoopGroup(loops: 0) }
     }
@@ -56,7 +56,7 @@ struct LoopGroupTests {
     func pinning() throws {
         let cpus = callingThreadCPUs()
         let group = try LoopGroup(loops: cpus.count + 1, name: "pin", pinToCores: true)
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         let expected = (0..<group.count).map { cpus[$0 % cpus.count] }
         #expect(group.pinnedCPUs == expected)
         for index in 0..<group.count {
@@ -66,7 +66,7 @@ struct LoopGroupTests {
             #expect(status.contains("Cpus_allowed_list:\t\(expected[index])\n"))
         }
         let unpinned = try LoopGroup(loops: 1, name: "nopin")
-        defer { _ = try? unpinned.shutdownGracefully() }
+        defer { _ = try? unpinned.syncShutdownGracefully() }
         #expect(unpinned.pinnedCPUs == nil)
         #expect(try unpinned.submit { callingThreadCPUs() }.wait(timeout: 60) == cpus)
     }
@@ -74,7 +74,7 @@ struct LoopGroupTests {
     @Test("next() is round-robin; any() prefers the calling loop; loop(at:) and index(of:)")
     func picking() throws {
         let group = try LoopGroup(loops: 3, name: "pick")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         let picked = (0..<9).map { _ in group.index(of: group.next())! }
         let start = picked[0]
         #expect(picked == (0..<9).map { (start + $0) % 3 })
@@ -94,7 +94,7 @@ struct LoopGroupTests {
     func submitting() throws {
         struct Boom: Error, Equatable {}
         let group = try LoopGroup(loops: 2, name: "sub")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         #expect(try group.submit { 6 * 7 }.wait(timeout: 60) == 42)
         #expect(throws: Boom()) { try group.submit { () throws -> Int in throw Boom() }.wait(timeout: 60) }
         let onItsLoop = try group.submitTask(to: 1) { () async throws -> Bool in
@@ -110,7 +110,7 @@ struct LoopGroupTests {
     @Test("cancelling a submitTask future cancels the task")
     func cancellingASubmittedTask() throws {
         let group = try LoopGroup(loops: 1, name: "cxl")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         let started = FutureTesting.Event()
         let future = try group.submitTask { () async throws -> Int in
             started.signal()
@@ -127,7 +127,7 @@ struct LoopGroupTests {
     @Test("a chain of futures hops through every loop of the group and back", arguments: 0..<3)
     func hopThroughEveryLoop(round: Int) throws {
         let group = try LoopGroup(loops: 4, name: "hop")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         let trail = try group.submitTask(to: 0) { () async throws -> [Int] in
             var trail = [group.index(of: try getRunningLoop())!]
             for hop in [1, 2, 3, 0] {
@@ -144,7 +144,7 @@ struct LoopGroupTests {
     @Test("a loop's stop() does not end its thread: the group runs it again")
     func userStopDoesNotEndTheLoop() throws {
         let group = try LoopGroup(loops: 1, name: "stop")
-        defer { _ = try? group.shutdownGracefully() }
+        defer { _ = try? group.syncShutdownGracefully() }
         try group.submit { group.loops[0].stop() }.wait(timeout: 60)
         #expect(try group.submit { 1 }.wait(timeout: 60) == 1)
     }
@@ -155,7 +155,7 @@ struct LoopGroupTests {
         for _ in 0..<100 { _ = try group.submit(to: 0) { 0 } }
         for _ in 0..<10 { _ = try group.submitTask(to: 1) { 0 } }
         _ = try group.submit(to: 0) { 0 }.wait(timeout: 60)
-        try group.shutdownGracefully()
+        try group.syncShutdownGracefully()
         let statistics = group.statistics
         #expect(statistics.loops.count == 2)
         #expect(statistics.loops[0].callbacksRun >= 101)
@@ -172,7 +172,7 @@ struct LoopGroupTests {
         #expect(try LoopGroup.shared === shared)
         #expect(shared.count == callingThreadCPUs().count)
         #expect(try shared.submit { 5 }.wait(timeout: 60) == 5)
-        #expect(throws: LoopGroupError.sharedGroupCannotShutDown) { try shared.shutdownGracefully() }
+        #expect(throws: LoopGroupError.sharedGroupCannotShutDown) { try shared.syncShutdownGracefully() }
         #expect(shared.isAcceptingWork)
     }
 }

@@ -71,7 +71,7 @@ final class MultiLoopSet: TimerLoopSet, TaskLoopSet, FutureLoopSet {
     }
 
     func shutdown() throws {
-        _ = try group.shutdownGracefully()
+        _ = try group.syncShutdownGracefully()
     }
 
     func scheduleTimers(on index: Int, count: Int, fire: @escaping @Sendable () -> Void) -> Int {

@@ -35,7 +35,7 @@ let loop = try newEventLoop()
 let group = try LoopGroup(loops: 2, name: "consumer")
 let submitted = try group.submit(to: 1) { 7 }
 check(try submitted.wait(timeout: 30) == 7, "a loop group runs submitted work")
-_ = try group.shutdownGracefully()
+_ = try group.syncShutdownGracefully()
 _ = try loop.close()
 
 // A generator driven with send.
