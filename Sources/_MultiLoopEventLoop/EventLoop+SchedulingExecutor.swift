@@ -25,9 +25,8 @@ extension EventLoop: SchedulingExecutor {
             }
             return
         }
-        let (seconds, attoseconds) = delay.components
         do {
-            try callLater(Double(seconds) + Double(attoseconds) * 1e-18) { [self] in runJob(unowned) }
+            try callLater(delay) { [self] in runJob(unowned) }
         } catch {
             callExceptionHandler(EventLoopErrorContext(
                 message: "a timed job was scheduled on a closed event loop; it runs on the global executor instead",

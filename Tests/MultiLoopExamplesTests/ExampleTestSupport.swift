@@ -22,8 +22,7 @@ enum ExampleTesting {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = (ContinuousClock.now - start).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+        (ContinuousClock.now - start).inSeconds
     }
 
     /// `lines` with every `HH:MM:SS` time (Python's `time.strftime('%X')`) replaced by the

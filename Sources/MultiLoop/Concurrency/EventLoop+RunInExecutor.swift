@@ -221,6 +221,19 @@ extension EventLoop {
         return .timedOut
     }
 
+    /// `shutdownDefaultExecutor(timeout:)` with the timeout as a `Duration` (`.seconds(300)`),
+    /// for Swift code; the `Double?` form takes asyncio's seconds, and nil (no timeout).
+    /// Converted to seconds (`Duration.inSeconds`) and passed to that form: `.zero` or less gives
+    /// the join until the loop's next iteration, and everything else said there holds. asyncio:
+    /// `await loop.shutdown_default_executor(timeout)`.
+    ///
+    /// - Throws: `CancellationError`; `EventLoopError.closed` if the loop that would keep the
+    ///   timeout is closed.
+    @discardableResult
+    public func shutdownDefaultExecutor(timeout: Duration) async throws -> DefaultExecutorShutdown {
+        try await shutdownDefaultExecutor(timeout: timeout.inSeconds)
+    }
+
     /// Joins `pool`'s workers on a thread of its own (detached: nobody waits for the joiner
     /// itself), then marks the join done and completes its waiters. asyncio: `_do_shutdown`.
     private func startJoin(of pool: ThreadPool) {

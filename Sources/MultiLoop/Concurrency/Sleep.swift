@@ -24,6 +24,16 @@ public func sleep(_ seconds: Double) async throws {
     try await sleepOnTimer(seconds)
 }
 
+/// `sleep(_:)` with the delay as a `Duration` (`.milliseconds(5)`), for Swift code (as
+/// `Task.sleep(for:)` takes); the `Double` form takes asyncio's seconds. Converted to seconds
+/// (`Duration.inSeconds`) and passed to the `Double` form: `.zero` (or less) yields to the loop
+/// exactly once, and everything else said there holds. asyncio: `await asyncio.sleep(seconds)`.
+///
+/// - Throws: `CancellationError`.
+public func sleep(_ duration: Duration) async throws {
+    try await sleep(duration.inSeconds)
+}
+
 /// `sleep(0)`: on a loop's thread the task's continuation goes to the back of the ready queue (a
 /// local append, no allocation), and the loop resumes it and runs the task in the same step, one
 /// iteration later. `Task.yield()` would allocate a job, enqueue it, and have the job resume the

@@ -220,6 +220,19 @@ public func withTimeout<Value: Sendable>(_ delay: Double?,
     return try await scope.run(seconds: delay ?? .infinity, body)
 }
 
+/// `withTimeout(_:_:)` with the delay as a `Duration` (`.seconds(5)`), for Swift code; the
+/// `Double?` form takes asyncio's seconds, and nil (no deadline). Converted to seconds
+/// (`Duration.inSeconds`) and passed to that form: `.zero` or less sets the deadline to now, and
+/// everything else said there holds (`TimeoutError.seconds` is the delay in seconds). asyncio:
+/// `async with asyncio.timeout(delay) as cm`.
+///
+/// - Throws: `TimeoutError`; what the body throws; `CancellationError`;
+///   `EventLoopError.noRunningLoop` off a loop.
+public func withTimeout<Value: Sendable>(_ delay: Duration,
+                                         _ body: @escaping @Sendable (Timeout) async throws -> Value) async throws -> Value {
+    try await withTimeout(delay.inSeconds, body)
+}
+
 /// Like `withTimeout(_:_:)` with an absolute deadline on the running loop's clock
 /// (`loop.time()`). asyncio: `async with asyncio.timeout_at(when) as cm`.
 public func withTimeout<Value: Sendable>(at when: Double?,

@@ -34,6 +34,19 @@ public func waitFor<Value: Sendable>(_ timeout: Double?,
     return try await withTimeout(timeout) { _ in try await operation() }
 }
 
+/// `waitFor(_:_:)` (an operation) with the timeout as a `Duration` (`.seconds(5)`), for Swift
+/// code; the `Double?` form takes asyncio's seconds, and nil (no deadline). Converted to seconds
+/// (`Duration.inSeconds`) and passed to that form: `.zero` or less never starts the operation
+/// and throws `TimeoutError`, and everything else said there holds. asyncio:
+/// `await asyncio.wait_for(coro, timeout)`.
+///
+/// - Throws: `TimeoutError`; the operation's error; `CancellationError`;
+///   `EventLoopError.noRunningLoop` off a loop.
+public func waitFor<Value: Sendable>(_ timeout: Duration,
+                                     _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    try await waitFor(timeout.inSeconds, operation)
+}
+
 /// Waits for `future` (a task, or any future) for at most `timeout` seconds; when the time is
 /// up, cancels it, waits until it is done (a task's body has ended) and throws `TimeoutError`.
 /// asyncio: `await asyncio.wait_for(fut, timeout)`.
@@ -67,6 +80,18 @@ public func waitFor<Value: Sendable>(_ timeout: Double?, _ future: Future<Value>
     }
     guard let timeout, timeout != .infinity else { return try await wait() }
     return try await withTimeout(timeout) { _ in try await wait() }
+}
+
+/// `waitFor(_:_:)` (a future) with the timeout as a `Duration` (`.seconds(5)`), for Swift code;
+/// the `Double?` form takes asyncio's seconds, and nil (no deadline). Converted to seconds
+/// (`Duration.inSeconds`) and passed to that form: with `.zero` or less a pending future is
+/// cancelled at once, and everything else said there holds. asyncio:
+/// `await asyncio.wait_for(fut, timeout)`.
+///
+/// - Throws: `TimeoutError`; the future's error; `CancellationError`;
+///   `EventLoopError.noRunningLoop` off a loop.
+public func waitFor<Value: Sendable>(_ timeout: Duration, _ future: Future<Value>) async throws -> Value {
+    try await waitFor(timeout.inSeconds, future)
 }
 
 extension EventLoop {

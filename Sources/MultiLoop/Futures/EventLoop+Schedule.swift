@@ -28,6 +28,17 @@ extension EventLoop {
         if !future.register(link) && future.isCancelled { timer.cancel() }
         return future
     }
+
+    /// `schedule(after:_:)` with the delay as a `Duration` (`.milliseconds(5)`), for Swift code
+    /// (SwiftNIO: `scheduleTask(in: .milliseconds(5))`); the `Double` form takes asyncio's
+    /// seconds. Converted to seconds (`Duration.inSeconds`) and passed to the `Double` form:
+    /// everything said there holds.
+    ///
+    /// - Throws: `EventLoopError.closed` on a closed loop (a `Duration` is never NaN or infinite).
+    public func schedule<Value: Sendable>(after delay: Duration, file: StaticString = #fileID, line: UInt = #line,
+                                          _ body: @escaping @Sendable () throws -> Value) throws(EventLoopError) -> Future<Value> {
+        try schedule(after: delay.inSeconds, file: file, line: line, body)
+    }
 }
 
 /// Cancels a timer when the future it would complete is cancelled. Signalled inline by the

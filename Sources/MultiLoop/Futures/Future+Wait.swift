@@ -35,6 +35,15 @@ extension Future {
         _ = waiter.wait(deadlineNanoseconds: nil)
         return try result()
     }
+
+    /// `wait(timeout:)` with the timeout as a `Duration` (`.seconds(5)`), for Swift code; the
+    /// `Double?` form takes asyncio's seconds, and nil (no timeout). Converted to seconds
+    /// (`Duration.inSeconds`) and passed to that form: `.zero` or a negative duration only
+    /// checks, and everything else said there holds (`FutureWaitError.timedOut` carries the
+    /// seconds). asyncio: `concurrent.futures.Future.result(timeout)`.
+    public func wait(timeout: Duration) throws -> Value {
+        try wait(timeout: timeout.inSeconds)
+    }
 }
 
 /// A thread blocked in `Future.wait`: signalled inline by the completing thread (no user code

@@ -138,6 +138,28 @@ extension LoopGroup {
         return try outcome.get()
     }
 
+    /// `syncShutdownGracefully(gracePeriod:)` with the grace period as a `Duration`
+    /// (`.seconds(2)`), for Swift code; the `Double` form takes seconds (default 10). Converted to
+    /// seconds (`Duration.inSeconds`) and passed to that form: with `.zero` (or less) the tasks
+    /// still running once cancelled are abandoned at once, and everything else said there holds. SwiftNIO: `syncShutdownGracefully()`.
+    ///
+    /// - Throws: `LoopGroupError.shutdownFromLoopThread`, `.sharedGroupCannotShutDown`.
+    @discardableResult
+    public func syncShutdownGracefully(gracePeriod: Duration) throws(LoopGroupError) -> LoopGroupShutdownReport {
+        try syncShutdownGracefully(gracePeriod: gracePeriod.inSeconds)
+    }
+
+    /// `shutdownGracefully(gracePeriod:) async` with the grace period as a `Duration`
+    /// (`.seconds(2)`), for Swift code; the `Double` form takes seconds (default 10). Converted
+    /// to seconds (`Duration.inSeconds`) and passed to that form. SwiftNIO:
+    /// `shutdownGracefully() async`.
+    ///
+    /// - Throws: `LoopGroupError.shutdownFromLoopThread`, `.sharedGroupCannotShutDown`.
+    @discardableResult
+    public func shutdownGracefully(gracePeriod: Duration) async throws(LoopGroupError) -> LoopGroupShutdownReport {
+        try await shutdownGracefully(gracePeriod: gracePeriod.inSeconds)
+    }
+
     /// Whether `syncShutdownGracefully()` has completed.
     public var isShutDown: Bool {
         lifecycleLock.withLock {
