@@ -37,6 +37,6 @@ extension TutorialExample {
             environment.print("\(results)")
         }
 
-        try MultiLoop.run(main)
+        try EventLoop.run(main)
     }
 }

@@ -21,6 +21,6 @@ extension TutorialExample {
             environment.print("... World!")
         }
 
-        try MultiLoop.run(main)
+        try EventLoop.run(main)
     }
 }

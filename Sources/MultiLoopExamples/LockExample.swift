@@ -63,6 +63,6 @@ extension TutorialExample {
             environment.print("counter = \(counter.value)")
         }
 
-        try MultiLoop.run(main)
+        try EventLoop.run(main)
     }
 }

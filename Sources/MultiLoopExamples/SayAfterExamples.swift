@@ -35,7 +35,7 @@ extension TutorialExample {
             environment.print("finished at \(wallClockTime())")
         }
 
-        try MultiLoop.run(main)
+        try EventLoop.run(main)
     }
 
     /// The tutorial's `create_task` example: both `say_after` start as tasks before either is
@@ -66,6 +66,6 @@ extension TutorialExample {
             environment.print("finished at \(wallClockTime())")
         }
 
-        try MultiLoop.run(main)
+        try EventLoop.run(main)
     }
 }

@@ -62,7 +62,7 @@ extension TutorialExample {
             }
         }
 
-        try MultiLoop.run {
+        try EventLoop.run {
             let c = consumer()
             // 重要:将生成器的语句推进到第一个yield语句出现的位置,此时yield语句还没有被执行
             try await c.send(nil)

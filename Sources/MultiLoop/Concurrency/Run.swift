@@ -38,6 +38,23 @@ public func run<Value: Sendable>(_ main: @escaping @Sendable () async throws -> 
 }
 
 extension EventLoop {
+    /// `run(_:)` under a name nothing can shadow: an alias (docs/api-guidelines.md, "Aliases"),
+    /// the same call with the same contract. asyncio: `asyncio.run(main())`.
+    ///
+    /// Why two names: the free `run { }` keeps the asyncio tutorial's look, but a free function
+    /// loses to any member of that name, so inside a type with its own `run()` (an
+    /// ArgumentParser command, a `Thread` subclass, a test fixture) `run { }` means the member.
+    /// The module-qualified `MultiLoop.run { }` works until the program has a type named
+    /// `MultiLoop` (a command, typically), which that spelling then means instead.
+    /// `EventLoop.run { }` reads the same in every context.
+    ///
+    /// - Throws: as `run(_:)`.
+    public static func run<Value: Sendable>(_ main: @escaping @Sendable () async throws -> Value) throws -> Value {
+        try MultiLoop.run(main)
+    }
+}
+
+extension EventLoop {
     /// Cancels every live task and runs the loop until all of them are done, then reports the
     /// errors they ended with. asyncio: `asyncio.runners._cancel_all_tasks`. Tasks that appear
     /// meanwhile are handled in further rounds, up to `maxRounds`; what is left after that is

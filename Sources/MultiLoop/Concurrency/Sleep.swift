@@ -34,6 +34,33 @@ public func sleep(_ duration: Duration) async throws {
     try await sleep(duration.inSeconds)
 }
 
+extension EventLoop {
+    /// `sleep(_:)` under a name nothing can shadow: an alias (docs/api-guidelines.md,
+    /// "Aliases"), the same call with the same contract; as Swift's `Task.sleep`, a static
+    /// that suspends the calling task. asyncio: `await asyncio.sleep(seconds)`.
+    ///
+    /// Why two names: the free `sleep(1)` keeps the asyncio tutorial's look, but next to Glibc
+    /// (or Foundation, which exports it) it means two things. In async code it is this one; in
+    /// synchronous code it is C's `sleep(UInt32)`, which the compiler picks without a word and
+    /// which blocks the thread for whole seconds, so a line moved from one to the other changes
+    /// meaning. Inside a type with its own `sleep` member, the member wins. `EventLoop.sleep(1)`
+    /// is this function everywhere, and in synchronous code the compiler refuses it.
+    ///
+    /// - Throws: as `sleep(_:)`.
+    @inlinable
+    public static func sleep(_ seconds: Double) async throws {
+        try await MultiLoop.sleep(seconds)
+    }
+
+    /// `sleep(_:)` with a `Duration`, under a name nothing can shadow; see
+    /// `EventLoop.sleep(_:)` with seconds. asyncio: `await asyncio.sleep(seconds)`.
+    ///
+    /// - Throws: `CancellationError`.
+    public static func sleep(_ duration: Duration) async throws {
+        try await MultiLoop.sleep(duration)
+    }
+}
+
 /// `sleep(0)`: on a loop's thread the task's continuation goes to the back of the ready queue (a
 /// local append, no allocation), and the loop resumes it and runs the task in the same step, one
 /// iteration later. `Task.yield()` would allocate a job, enqueue it, and have the job resume the

@@ -278,7 +278,7 @@ enum FaultsScenario {
             let suspends = random.below(2) == 0
             do {
                 let future = try shared.group.submitTask(to: target) { () async throws -> Int in
-                    if suspends { try await MultiLoop.sleep(0) }
+                    if suspends { try await EventLoop.sleep(0) }
                     if fails { throw FaultError(id: id) }
                     return id
                 }

@@ -51,7 +51,7 @@ enum ShutdownScenario {
                     do throws(LoopGroupError) {
                         if (producer + submitted) % 6 == 0 {
                             mine.append(try group.submitTask { () async throws -> Int in
-                                try await MultiLoop.sleep(0)
+                                try await EventLoop.sleep(0)
                                 if returned.isSet { ranAfter.add() }
                                 tasksRun.add()
                                 return 1

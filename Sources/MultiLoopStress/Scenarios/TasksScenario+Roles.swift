@@ -39,7 +39,7 @@ extension TasksScenario {
                 state.inside += 1
                 defer { state.inside -= 1 }
                 state.record.maxInsideLock = max(state.record.maxInsideLock, state.inside)
-                try await MultiLoop.sleep(0)  // others run meanwhile; none may get in
+                try await EventLoop.sleep(0)  // others run meanwhile; none may get in
                 state.record.maxInsideLock = max(state.record.maxInsideLock, state.inside)
                 state.record.lockSections += 1
                 tally.lockSections += 1
@@ -61,7 +61,7 @@ extension TasksScenario {
                 state.holders += 1
                 defer { state.holders -= 1 }
                 state.record.maxSemaphoreHolders = max(state.record.maxSemaphoreHolders, state.holders)
-                try await MultiLoop.sleep(0)
+                try await EventLoop.sleep(0)
                 state.record.maxSemaphoreHolders = max(state.record.maxSemaphoreHolders, state.holders)
                 state.record.semaphoreSections += 1
                 tally.semaphoreSections += 1
@@ -113,7 +113,7 @@ extension TasksScenario {
             try state.queue.taskDone()
         }
         let joiner = try getRunningLoop().createTask { try await state.queue.join() }
-        for _ in 0..<200 where !joiner.isDone { try await MultiLoop.sleep(0.001) }
+        for _ in 0..<200 where !joiner.isDone { try await EventLoop.sleep(0.001) }
         state.record.queueJoined = joiner.isDone
         if !joiner.isDone {
             joiner.cancel()

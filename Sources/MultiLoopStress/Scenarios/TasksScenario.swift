@@ -73,7 +73,7 @@ enum TasksScenario {
                     return true
                 }
                 if claims == 0 { return false }
-                try await MultiLoop.sleep(0)
+                try await EventLoop.sleep(0)
             }
         }
 
@@ -227,7 +227,7 @@ enum TasksScenario {
                 killers.append(try group.submitTask(to: killerLoop) {
                     while !(victim.worker.started.isSet && shared.fraction >= victim.at) {
                         if shared.ending.isSet { return }
-                        try await MultiLoop.sleep(0.001)
+                        try await EventLoop.sleep(0.001)
                     }
                     victim.worker.handle?.cancel()
                 })

@@ -107,15 +107,15 @@ struct DurationOverloadTests {
     }
 
     @Test("sleep(Duration) on a loop resumes no earlier than its delay; sleep(.zero) yields to the loop exactly once")
-    func sleep() async throws {
+    func sleepOverload() async throws {
         let (slept, order) = try await ExecutorTesting.onNewLoop { () async throws -> (Bool, [String]) in
             let loop = try getRunningLoop()
             let before = loop.time()
-            try await MultiLoop.sleep(.milliseconds(10))
+            try await EventLoop.sleep(.milliseconds(10))
             let slept = loop.time() >= before + 0.01
             let order = Locked([String]())
             try loop.callSoon { order.withLock { $0.append("callback") } }
-            try await MultiLoop.sleep(.zero)
+            try await EventLoop.sleep(.zero)
             order.withLock { $0.append("resumed") }
             return (slept, order.value)
         }
@@ -124,16 +124,16 @@ struct DurationOverloadTests {
     }
 
     @Test("withTimeout(Duration): .zero expires at the body's first suspension with TimeoutError(seconds: 0); an hour sets that deadline")
-    func withTimeout() async throws {
+    func timeoutScope() async throws {
         let (error, ranUntil, value, whenOK) = try await ExecutorTesting.onNewLoop {
             () async throws -> (TimeoutError?, [String], Int, Bool) in
             let loop = try getRunningLoop()
             let ranUntil = Locked([String]())
             var caught: TimeoutError?
             do {
-                try await MultiLoop.withTimeout(.zero) { _ in
+                try await withTimeout(.zero) { _ in
                     ranUntil.withLock { $0.append("started") }
-                    try await MultiLoop.sleep(3_600)
+                    try await EventLoop.sleep(3_600)
                     ranUntil.withLock { $0.append("slept") }
                 }
             } catch let error as TimeoutError {
@@ -141,7 +141,7 @@ struct DurationOverloadTests {
             }
             let before = loop.time()
             let when = Locked<Double?>(nil)
-            let value = try await MultiLoop.withTimeout(Self.hour) { cm -> Int in
+            let value = try await withTimeout(Self.hour) { cm -> Int in
                 when.withLock { $0 = cm.when }
                 return 7
             }
@@ -239,7 +239,7 @@ struct DurationOverloadTests {
             started.signal()
             while !release.value {
                 await Task.yield()  // swallows the cancellation; keeps its loop running
-                try? await MultiLoop.sleep(.milliseconds(1))
+                try? await EventLoop.sleep(.milliseconds(1))
             }
             return 9
         }
@@ -258,7 +258,7 @@ struct DurationOverloadTests {
     func asyncShutdownGracePeriod() async throws {
         let group = try LoopGroup(loops: 1, name: "dur-async")
         let caller = try LoopGroup(loops: 1, name: "dur-caller")
-        _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(Self.hour); return 0 }
+        _ = try group.submitTask { () async throws -> Int in try await EventLoop.sleep(Self.hour); return 0 }
         let report = try await offThePool {
             Result {
                 try caller.submitTask { () async throws -> LoopGroupShutdownReport in

@@ -137,7 +137,7 @@ struct RunInExecutorTests {
             log.withLock { $0.append("awaiter cancelled") }
             observed.cancelled = task.isCancelled
             observed.gotCancellationError = awaiterError.value is CancellationError
-            try await MultiLoop.sleep(0)  // the statistics are published at the end of each iteration
+            try await EventLoop.sleep(0)  // the statistics are published at the end of each iteration
             let before = loop.statistics.inboxPushes
             gate.signal()
             // Runs on the pool's only thread once the cancelled job has ended, and waits until
@@ -149,7 +149,7 @@ struct RunInExecutorTests {
                 try nextGate.require("the loop's next iteration")
                 log.withLock { $0.append("next job ran") }
             }
-            try await MultiLoop.sleep(0)
+            try await EventLoop.sleep(0)
             // The worker is the only other thread that hands the loop anything: this task's
             // resumption by the next job, and nothing for the dropped outcome.
             observed.workerHandOvers = loop.statistics.inboxPushes - before

@@ -107,7 +107,7 @@ struct FutureDeliveryTests {
             let loop = loopThread.loop
             guard let (outer, children) = try? loopThread.sync({ () -> (LoopTask<[Int]>, [LoopTask<Int>]) in
                 let children = (0..<3).map { index in
-                    loop.createTask { () async throws -> Int in try await MultiLoop.sleep(3_600); return index }
+                    loop.createTask { () async throws -> Int in try await EventLoop.sleep(3_600); return index }
                 }
                 return (loop.createTask { try await gather(children) }, children)
             }) else { return ["no tasks"] }

@@ -84,7 +84,7 @@ struct ScheduleAndSubmitTests {
             loop.stop()
             task.value = loop.createTask(eager: true) { () async -> String in
                 do {
-                    try await MultiLoop.sleep(3600)
+                    try await EventLoop.sleep(3600)
                     return "woke"
                 } catch {
                     return "\(type(of: error))"

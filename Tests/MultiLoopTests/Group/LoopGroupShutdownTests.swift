@@ -117,7 +117,7 @@ struct LoopGroupShutdownTests {
             do throws(LoopGroupError) {
                 if (producer + submitted) % 6 == 0 {
                     taskFutures.append(try group.submitTask { () async throws -> Int in
-                        try await MultiLoop.sleep(0)
+                        try await EventLoop.sleep(0)
                         if returned.isSet { lateRuns.add() }
                         tasksRun.add()
                         return 1
@@ -164,7 +164,7 @@ struct LoopGroupShutdownTests {
         defer { _ = try? other.syncShutdownGracefully() }
         let blocking = try other.submit { Self.outcomeOfShutdown(group) }.wait(timeout: 60)
         #expect(blocking == "\(LoopGroupError.shutdownFromLoopThread)")
-        _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
+        _ = try group.submitTask { () async throws -> Int in try await EventLoop.sleep(3600); return 0 }
         let report = try other.submitTask { () async throws -> LoopGroupShutdownReport in
             try await group.shutdownGracefully()
         }.wait(timeout: 60)
@@ -184,7 +184,7 @@ struct LoopGroupShutdownTests {
     @Test("shutdown is idempotent: concurrent and later calls return the same report; then submit throws")
     func shutdownTwice() throws {
         let group = try LoopGroup(loops: 2, name: "twice")
-        _ = try group.submitTask { () async throws -> Int in try await MultiLoop.sleep(3600); return 0 }
+        _ = try group.submitTask { () async throws -> Int in try await EventLoop.sleep(3600); return 0 }
         let reports = Locked([LoopGroupShutdownReport]())
         JoinableThread.runAll(3) { _ in
             let report = try! group.syncShutdownGracefully()
@@ -209,7 +209,7 @@ struct LoopGroupShutdownTests {
             try group.submitTask(to: index % 2) { () async throws -> Int in
                 started.add()
                 do {
-                    try await MultiLoop.sleep(3600)
+                    try await EventLoop.sleep(3600)
                 } catch {
                     // Cleanup that itself awaits: the loop must keep running for it.
                     _ = try? await group.loops[index % 2].submit { 0 }.value
@@ -240,7 +240,7 @@ struct LoopGroupShutdownTests {
         _ = try group.submitTask(to: 0) { () async throws -> Int in
             started.set()
             do {
-                try await MultiLoop.sleep(3_600)
+                try await EventLoop.sleep(3_600)
             } catch {
                 // Cancelled: a clean-up that needs its loop for another 0.2 s.
                 let late = try getRunningLoop().schedule(after: 0.2) { 7 }
@@ -301,7 +301,7 @@ struct LoopGroupShutdownTests {
                 // Swallows the cancellation; yields so that its loop keeps running (a task
                 // that never suspends blocks its loop, shutdown included, as in any event loop).
                 await Task.yield()
-                try? await MultiLoop.sleep(0.001)
+                try? await EventLoop.sleep(0.001)
             }
             return 9
         }

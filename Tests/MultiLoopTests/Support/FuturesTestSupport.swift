@@ -47,7 +47,7 @@ enum FutureTesting {
         let deadline = ContinuousClock.now + .seconds(generousSeconds)
         while !condition() {
             guard ContinuousClock.now < deadline else { throw DidNotHappen(what: what) }
-            try await MultiLoop.sleep(0.001)
+            try await EventLoop.sleep(0.001)
         }
     }
 

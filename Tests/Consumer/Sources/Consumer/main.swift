@@ -12,7 +12,7 @@ func check(_ condition: Bool, _ what: String) {
 }
 
 // asyncio.run, tasks, gather, a timeout scope, a future completed from a callback.
-let sum = try MultiLoop.run { () async throws -> Int in
+let sum = try EventLoop.run { () async throws -> Int in
     let loop = try getRunningLoop()
     let task = loop.createTask(name: "forty") { 40 }
     let future = loop.createFuture(of: Int.self)
@@ -20,7 +20,7 @@ let sum = try MultiLoop.run { () async throws -> Int in
     let (a, b) = try await gather({ @Sendable in try await task.value }, { @Sendable in try await future.value })
     let timedOut: Bool
     do {
-        try await withTimeout(0) { _ in try await MultiLoop.sleep(3_600) }
+        try await withTimeout(0) { _ in try await EventLoop.sleep(3_600) }
         timedOut = false
     } catch is TimeoutError {
         timedOut = true
@@ -39,7 +39,7 @@ _ = try group.syncShutdownGracefully()
 _ = try loop.close()
 
 // A generator driven with send.
-let squares = try MultiLoop.run { () async throws -> [Int] in
+let squares = try EventLoop.run { () async throws -> [Int] in
     let generator = Generator<Int, Int, Void> { context in
         var n = 1
         while n <= 3 {
@@ -53,7 +53,7 @@ let squares = try MultiLoop.run { () async throws -> [Int] in
 }
 check(squares == [1, 4, 9], "a generator yields 1, 4, 9")
 // The README's example, as written there.
-let answer = try MultiLoop.run {
+let answer = try EventLoop.run {
     try await withTimeout(5) { _ in
         try await gather({ @Sendable in 40 }, { @Sendable in 2 })
     }
