@@ -41,7 +41,7 @@ public final class Timeout: @unchecked Sendable, CustomStringConvertible {
 
     /// Whether the deadline passed while the body ran (the scope then cancelled it).
     /// asyncio: `expired()`.
-    public var expired: Bool {
+    public var isExpired: Bool {
         lock.withLock { state == .expiring || state == .expired }
     }
 

@@ -22,7 +22,7 @@ struct TimeoutScopeTests {
                 }
             }
             let cm = try #require(scope.value)
-            #expect(cm.expired)
+            #expect(cm.isExpired)
             #expect(cm.description == "<Timeout [expired]>")
         }
         #expect(cleanedUp.value)
@@ -66,7 +66,7 @@ struct TimeoutScopeTests {
             }
             #expect(value == 5)
             let cm = try #require(kept.value)
-            #expect(!cm.expired)
+            #expect(!cm.isExpired)
             #expect(try #require(cm.when) > t0)
             #expect(cm.description == "<Timeout [finished]>")
             let none = try await withTimeout(nil) { cm in
@@ -150,7 +150,7 @@ struct TimeoutScopeTests {
                 }
             }
             #expect(innerSaw.value == "CancellationError")
-            #expect(scopes.value.map(\.expired) == [true, true])
+            #expect(scopes.value.map(\.isExpired) == [true, true])
         }
     }
 
@@ -176,7 +176,7 @@ struct TimeoutScopeTests {
             #expect(cm.when == nil)
             task.cancel()
             await #expect(throws: CancelledError.self) { try await task.value }
-            #expect(!cm.expired)
+            #expect(!cm.isExpired)
             #expect(throws: TimeoutScopeError.exited) { try cm.reschedule(loop.time()) }
 
             // Rescheduling into the past expires the scope.
