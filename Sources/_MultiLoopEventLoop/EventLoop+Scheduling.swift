@@ -53,6 +53,9 @@ extension EventLoop {
     /// however many producers race to wake it. From the loop thread itself it is a plain append,
     /// as `callSoon`. When you do not need the handle, `execute(_:)` is cheaper.
     ///
+    /// An alias of `callSoon(_:)`, which is thread-safe too (docs/api-guidelines.md, "Aliases"):
+    /// asyncio has both names, and code ported from it keeps its calls and their meaning.
+    ///
     /// - Throws: `EventLoopError.closed` when the loop is closed; the callback was not taken.
     @discardableResult
     public func callSoonThreadsafe(file: StaticString = #fileID, line: UInt = #line,

@@ -127,6 +127,9 @@ extension EventLoop {
 /// The tasks of `loop`, or of the running loop, that are not done yet. asyncio:
 /// `asyncio.all_tasks(loop=None)`.
 ///
+/// With a loop, an alias of `loop.allTasks()` (docs/api-guidelines.md, "Aliases"): the method
+/// for Swift, asyncio's module function for code ported from asyncio.
+///
 /// - Throws: `EventLoopError.noRunningLoop` when no loop is given and none runs on this thread.
 public func allTasks(loop: EventLoop? = nil) throws(EventLoopError) -> [any CancellableLoopTask] {
     if let loop { return loop.allTasks() }

@@ -74,7 +74,8 @@ public final class LoopTask<Value: Sendable>: Future<Value>, @unchecked Sendable
     }
 
     /// The future that holds the task's outcome: the task itself (asyncio's `Task` is a
-    /// `Future`).
+    /// `Future`). An alias of the task (docs/api-guidelines.md, "Aliases"), for readers who look
+    /// for a task's future, as SwiftNIO's `futureResult`.
     public var future: Future<Value> { self }
 
     /// The task's name (asyncio: `get_name()`): the one given to `createTask` or `setName`,

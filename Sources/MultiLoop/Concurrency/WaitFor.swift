@@ -24,6 +24,10 @@ public struct TimeoutError: Error, Equatable, Sendable, CustomStringConvertible 
 /// - Cancelling the awaiting task cancels the operation too, and throws `CancellationError`
 ///   once it has finished.
 ///
+/// Nearly an alias of `withTimeout(timeout) { _ in try await operation() }` (docs/api-guidelines.md,
+/// "Aliases"); it differs only for a timeout ≤ 0, which never starts the operation. asyncio has
+/// both, `wait_for` and `timeout`.
+///
 /// - Throws: `TimeoutError`; the operation's error; `CancellationError`;
 ///   `EventLoopError.noRunningLoop` off a loop (for a deadline); `.invalidDelay` for NaN.
 public func waitFor<Value: Sendable>(_ timeout: Double?,
@@ -101,6 +105,10 @@ extension EventLoop {
     /// The future is thread-safe: await it from a task of any loop (`try await future.value`),
     /// or block on it from a plain thread (`future.wait(timeout:)`). Cancelling the future
     /// (`future.cancel()`) cancels the task.
+    ///
+    /// Nearly an alias of `createTask(_:)` (docs/api-guidelines.md, "Aliases"), which is
+    /// thread-safe too; this one refuses a closed loop and returns the task as a `Future`.
+    /// asyncio has both names.
     ///
     /// - Throws: `EventLoopError.closed` if the loop is closed.
     public func runCoroutineThreadsafe<Value: Sendable>(

@@ -322,6 +322,9 @@ public class Future<Value: Sendable>: @unchecked Sendable, CustomStringConvertib
 
 extension EventLoop {
     /// A new pending future bound to this loop. asyncio: `loop.create_future()`.
+    ///
+    /// An alias of `Future(loop: self)` (docs/api-guidelines.md, "Aliases"): Swift's
+    /// initializer, and asyncio's factory for code ported from asyncio.
     public func createFuture<Value: Sendable>(of type: Value.Type = Value.self) -> Future<Value> {
         Future(loop: self)
     }

@@ -44,6 +44,9 @@ public func setEventLoop(_ loop: EventLoop?) {
 
 /// A new loop, not running and not set as any thread's loop. asyncio: `asyncio.new_event_loop()`.
 ///
+/// An alias of `EventLoop()` (docs/api-guidelines.md, "Aliases"): Swift's initializer, and
+/// asyncio's factory for code ported from asyncio.
+///
 /// - Throws: `EventLoopError.systemCallFailed` if its eventfd or epoll instance cannot be made.
 public func newEventLoop() throws(EventLoopError) -> EventLoop {
     try EventLoop()
