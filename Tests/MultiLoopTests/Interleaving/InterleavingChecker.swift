@@ -7,7 +7,7 @@ import CMultiLoopSystem
 /// schedule, and what must hold once they are done.
 ///
 /// Every body runs on a real thread of its own. The checker controls it at the interleaving
-/// points of MultiLoop's code (Sources/MultiLoop/System/InterleavingPoints.swift: each atomic
+/// points of MultiLoop's code (Sources/_MultiLoopSystem/InterleavingPoints.swift: each atomic
 /// operation, spin-wait pause, eventfd write and epoll wait); between two points a thread runs
 /// alone. So the bodies must be deterministic given the order of those points: no clocks, no
 /// randomness, no waiting on anything but MultiLoop's own points.
