@@ -38,6 +38,13 @@ check(try submitted.wait(timeout: 30) == 7, "a loop group runs submitted work")
 _ = try group.syncShutdownGracefully()
 _ = try loop.close()
 
+// The loop's API is declared in an internal module and re-exported: spelled through `MultiLoop`,
+// it is the same type; the internal modules themselves are not this package's to import.
+let qualified: MultiLoop.EventLoop = loop
+check(qualified === loop, "MultiLoop.EventLoop names the loop type")
+let handle: MultiLoop.TimerHandle? = nil
+check(handle == nil && MultiLoop.EventLoopError.closed == .closed, "the loop's public types are reachable as MultiLoop.X")
+
 // A generator driven with send.
 let squares = try EventLoop.run { () async throws -> [Int] in
     let generator = Generator<Int, Int, Void> { context in
