@@ -133,7 +133,7 @@ GROUPS = [
 
 def ordered(targets):
     """Targets by group, the layers top to bottom, the rest in declaration order."""
-    rank = {name: i for i, name in enumerate(reversed(LAYERS))}
+    rank = {name: i for i, name in enumerate(list(reversed(LAYERS)) + list(reversed(C_TARGETS)))}
     keyed = [(i, t) for i, t in enumerate(targets)]
     group_index = {g: i for i, (g, _) in enumerate(GROUPS)}
     keyed.sort(key=lambda it: (group_index[group_of(it[1])], rank.get(it[1].name, 0), it[0]))
@@ -327,6 +327,39 @@ def violations(targets):
     return found
 
 
+# MARK: - Links
+
+LINK = re.compile(r"\[([^\]]+)\]\(([^)\s#]+)(?:#[^)]*)?\)")
+CODE = re.compile(r"`([^`]+)`")
+
+
+def broken_links(path):
+    """Each relative link of the Markdown file `path` whose file is missing, or whose text names
+    in code (`Symbol`, `Type.member`, `name(label:)`) an identifier the file does not contain."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    base = os.path.dirname(os.path.abspath(path))
+    found = []
+    for number, line in enumerate(text.split("\n"), 1):
+        for label, target in LINK.findall(line):
+            if re.match(r"^[a-z]+:", target):
+                continue  # an absolute URL
+            file = os.path.normpath(os.path.join(base, target))
+            shown = f"{os.path.relpath(path, ROOT)}:{number}"
+            if not os.path.exists(file):
+                found.append(f"{shown}: links to {target}, which does not exist")
+                continue
+            if os.path.isdir(file):
+                continue
+            with open(file, encoding="utf-8", errors="replace") as f:
+                content = f.read()
+            for code in CODE.findall(label):
+                for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code):
+                    if not re.search(r"(?<![A-Za-z0-9_])" + re.escape(word) + r"(?![A-Za-z0-9_])", content):
+                        found.append(f"{shown}: `{code}`: {target} has no `{word}`")
+    return found
+
+
 # MARK: - design.md
 
 def split_markers(text, path):
@@ -345,9 +378,20 @@ def main():
     mode.add_argument("--check", metavar="FILE",
                       help="exit 1 if FILE's graph is not Package.swift's, or if the rule is broken")
     mode.add_argument("--imports", action="store_true", help="check the rule only")
+    mode.add_argument("--links", metavar="FILE",
+                      help="check FILE's relative links: each file exists and has the symbols its "
+                           "link text names in code (not part of --check)")
     parser.add_argument("--format", choices=["mermaid", "tree", "both"], default="both",
                         help="what to print when neither --write, --check nor --imports is given")
     args = parser.parse_args()
+
+    if args.links:
+        found = broken_links(args.links)
+        for line in found:
+            print(line, file=sys.stderr)
+        if not found:
+            print(f"module-graph: every link of {args.links} names a file and symbols that exist")
+        return 1 if found else 0
 
     targets = load_package(os.environ.get("SWIFT", "swift"))
     known = {t.name for t in targets}
