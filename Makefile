@@ -18,7 +18,8 @@ ASAN_ENV := ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" \
 	LSAN_OPTIONS="suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=1"
 
 .PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke consumer demo stress bench bench-check \
-	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean
+	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean \
+	module-graph module-graph-check
 
 all: build
 
@@ -93,7 +94,19 @@ consumer: deps
 	$(SWIFT) build --package-path Tests/Consumer --scratch-path $(CONSUMER_SCRATCH) -Xswiftc -warnings-as-errors
 	$(CONSUMER_SCRATCH)/debug/Consumer
 
-test: deps build unit-tests model cli-tests scaling-smoke consumer tsan-tests
+# The module graph in docs/design.md ("The layers"), drawn from Package.swift
+# (`swift package dump-package`: no build), and the rule it is for: every Swift file imports only
+# its target's dependencies, and the library's layers point only downward
+# (_MultiLoopSystem < _MultiLoopInbox < _MultiLoopEventLoop < MultiLoop). `module-graph` rewrites
+# the graph after a change to Package.swift; `module-graph-check` (about a second, the first step
+# of `make test`) fails when the committed graph is stale or a file imports upward.
+module-graph:
+	SWIFT=$(SWIFT) python3 .ci/module-graph.py --write docs/design.md
+
+module-graph-check:
+	SWIFT=$(SWIFT) python3 .ci/module-graph.py --check docs/design.md
+
+test: deps module-graph-check build unit-tests model cli-tests scaling-smoke consumer tsan-tests
 	@echo "make test: all checks passed"
 
 # Seeded bugs (Tests/Mutants/mutants.txt), one at a time, in a copy of the tree
