@@ -99,12 +99,14 @@ consumer: deps
 # its target's dependencies, and the library's layers point only downward
 # (_MultiLoopSystem < _MultiLoopInbox < _MultiLoopEventLoop < MultiLoop). `module-graph` rewrites
 # the graph after a change to Package.swift; `module-graph-check` (about a second, the first step
-# of `make test`) fails when the committed graph is stale or a file imports upward.
+# of `make test`) fails when the committed graph is stale, a file imports upward, or a link of
+# design.md names a file or symbol that is gone.
 module-graph:
 	SWIFT=$(SWIFT) python3 .ci/module-graph.py --write docs/design.md
 
 module-graph-check:
 	SWIFT=$(SWIFT) python3 .ci/module-graph.py --check docs/design.md
+	python3 .ci/module-graph.py --links docs/design.md
 
 test: deps module-graph-check build unit-tests model cli-tests scaling-smoke consumer tsan-tests
 	@echo "make test: all checks passed"

@@ -4,7 +4,7 @@ import _MultiLoopSystem
 /// A loop's default executor: the thread pool `runInExecutor` uses when given none.
 /// asyncio: `BaseEventLoop._default_executor` with `_executor_shutdown_called`.
 ///
-/// Guarded by the loop's `lifecycleLock` (stored in `EventLoop.defaultExecutor`), so that a
+/// Guarded by the loop's `lifecycleLock` (stored in `LoopState.defaultExecutor`), so that a
 /// lazy creation and `close()` cannot cross: a call that finds the loop open and no executor
 /// creates one that `close()` will shut down; a call after `close()` began finds it closed.
 enum DefaultExecutorState {
