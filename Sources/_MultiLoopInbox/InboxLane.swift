@@ -41,6 +41,11 @@ import CMultiLoopSystem
 ///
 /// Lifetime: the producer and the consumer each hold a strong reference. A producer that goes
 /// away calls `abandon()`; the consumer drops an abandoned lane once it is empty.
+///
+/// Across modules: the lane's code is `@inlinable` (its fields `@usableFromInline`), so that the
+/// loop's module specializes it for `LoopWork` instead of calling unspecialized generic code.
+/// Every `var` is `@exclusivity(unchecked)`: inlined into another module, the compiler no longer
+/// sees every access, and would keep Swift's dynamic exclusivity check on each one.
 @usableFromInline package final class InboxLane<Item>: InboxNode, @unchecked Sendable {
     /// Items per segment. With 32-byte items a segment is 4 KiB.
     @inlinable static var segmentCapacity: Int { 128 }
@@ -59,11 +64,11 @@ import CMultiLoopSystem
     @inlinable package var returnWord: UnsafeMutablePointer<ml_word_t> { words.word(line: 1, index: 2) }
     /// Releases a chain of returned nodes (linked through `InboxNode.inboxNext`); set by the
     /// producer before it registers the lane, called by `deinit` for what is left.
-    @usableFromInline package var releaseReturned: ((UnsafeMutableRawPointer) -> Void)?
+    @usableFromInline @exclusivity(unchecked) package var releaseReturned: ((UnsafeMutableRawPointer) -> Void)?
 
     /// The registration link (see `InboxNode`): written by the producer before it registers the
     /// lane, then by the consumer when it takes the registration.
-    @usableFromInline package var inboxNext: UnsafeMutableRawPointer? = nil
+    @usableFromInline @exclusivity(unchecked) package var inboxNext: UnsafeMutableRawPointer? = nil
 
     @usableFromInline let separatorFromSharedFields = CacheLinePadding()
 
@@ -328,7 +333,7 @@ import CMultiLoopSystem
 /// by the consumer before it hands the segment back.
 @usableFromInline final class LaneSegment<Item> {
     @usableFromInline let slots: UnsafeMutablePointer<Item>
-    @usableFromInline package var next: LaneSegment<Item>?
+    @usableFromInline @exclusivity(unchecked) package var next: LaneSegment<Item>?
 
     @inlinable init() {
         slots = UnsafeMutablePointer<Item>.allocate(capacity: InboxLane<Item>.segmentCapacity)

@@ -9,7 +9,7 @@ import Musl
 /// `retaining` slots keep a strong reference, released when replaced or when the thread exits;
 /// other slots hold an unowned pointer whose lifetime the caller guarantees.
 @usableFromInline package final class ThreadLocalSlot<Value: AnyObject>: @unchecked Sendable {
-    @usableFromInline var key = pthread_key_t()
+    @usableFromInline @exclusivity(unchecked) var key = pthread_key_t()
     @usableFromInline let retaining: Bool
 
     @inlinable package init(retaining: Bool) {
