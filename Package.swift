@@ -56,8 +56,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What the tests and the stress tool share: a joinable thread, a locked box, atomic
-        // counters and a flag, a seeded random generator. In no product.
-        .target(name: "MultiLoopTestSupport", dependencies: ["_MultiLoopSystem", "CMultiLoopSystem"]),
+        // counters and a flag, a seeded random generator, a loop group's shutdown load. In no
+        // product.
+        .target(name: "MultiLoopTestSupport", dependencies: ["MultiLoop", "_MultiLoopSystem", "CMultiLoopSystem"]),
         .testTarget(name: "MultiLoopTests", dependencies: [
             "MultiLoop", "_MultiLoopEventLoop", "_MultiLoopInbox", "_MultiLoopSystem", "CMultiLoopSystem",
             "MultiLoopTestSupport",

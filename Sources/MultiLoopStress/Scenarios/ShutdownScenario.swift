@@ -31,12 +31,7 @@ enum ShutdownScenario {
     private static func runRound(_ round: Int, context: ScenarioContext, random: inout StressRandom)
         throws -> (ShutdownRound, Int, EventLoopStatistics, Int64) {
         let group = try context.configuration.makeGroup(name: "shut")
-        let returned = StressFlag()
-        let closuresRun = StressCounter()
-        let tasksRun = StressCounter()
-        let ranAfter = StressCounter()
-        let acceptedClosures = StressCounter()
-        let started = StressCounter()
+        let load = GroupShutdownLoad()
         let futuresLock = PThreadMutex()
         let futures = LoopConfined([Future<Int>]())
         let producers = context.configuration.producers
@@ -45,35 +40,12 @@ enum ShutdownScenario {
         let warmUp = 1 + random.below(200)
         let threads = (0..<producers).map { producer in
             PThread(name: "ml-shut-\(producer)") {
-                var submitted = 0
-                var mine: [Future<Int>] = []
-                while true {
-                    do throws(LoopGroupError) {
-                        if (producer + submitted) % 6 == 0 {
-                            mine.append(try group.submitTask { () async throws -> Int in
-                                try await EventLoop.sleep(0)
-                                if returned.isSet { ranAfter.add() }
-                                tasksRun.add()
-                                return 1
-                            })
-                        } else {
-                            _ = try group.submit {
-                                if returned.isSet { ranAfter.add() }
-                                closuresRun.add()
-                            }
-                            acceptedClosures.add()
-                        }
-                    } catch {
-                        break  // .shutDown: the group refuses from now on
-                    }
-                    submitted += 1
-                    if submitted == warmUp { started.add() }
-                }
-                if submitted < warmUp { started.add() }
+                // Each producer stops at its first refusal (`.shutDown`).
+                let mine = load.produce(producer, group: group, warmUp: warmUp).futures
                 futuresLock.withLock { futures.value += mine }
             }
         }
-        while started.value < producers { sched_yield() }
+        while load.started.value < producers { sched_yield() }
         let begin = monotonicNanoseconds()
         let report = try group.syncShutdownGracefully()
         let took = monotonicNanoseconds() - begin
@@ -82,15 +54,15 @@ enum ShutdownScenario {
         let all = futuresLock.withLock { futures.value }
         // Every future's state as the shutdown left it, before anything else could touch it.
         let pending = all.filter { !$0.isDone }.count
-        returned.set()
+        load.returned.set()
         let cancelled = all.filter(\.isCancelled).count
         let books = ShutdownRound(
-            round: round, acceptedClosures: acceptedClosures.value, closuresRun: closuresRun.value,
-            acceptedTasks: all.count, tasksCompleted: tasksRun.value, tasksCancelled: cancelled,
-            futuresPending: pending, ranAfterShutdown: ranAfter.value,
+            round: round, acceptedClosures: load.acceptedClosures.value, closuresRun: load.closuresRun.value,
+            acceptedTasks: all.count, tasksCompleted: load.tasksRun.value, tasksCancelled: cancelled,
+            futuresPending: pending, ranAfterShutdown: load.ranAfter.value,
             reportedCancelled: report.tasksCancelled + report.submissionsCancelled,
             reportedAbandoned: report.tasksAbandoned)
-        return (books, acceptedClosures.value + all.count, group.statistics.total, took)
+        return (books, load.acceptedClosures.value + all.count, group.statistics.total, took)
     }
 }
 

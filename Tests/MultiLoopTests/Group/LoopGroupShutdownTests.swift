@@ -75,67 +75,29 @@ struct LoopGroupShutdownTests {
 
     private func shutdownRound(seed: Int) throws {
         let group = try LoopGroup(loops: 2, name: "sd\(seed % 100)")
-        let returned = StressFlag()
-        let closuresRun = StressCounter()
-        let tasksRun = StressCounter()
-        let lateRuns = StressCounter()
-        let acceptedClosures = StressCounter()
+        let load = GroupShutdownLoad()
         let acceptedTasks = Locked([Future<Int>]())
-        let started = StressCounter()
         let producers = (0..<4).map { producer in
             JoinableThread {
-                let futures = Self.produce(producer, group: group, returned: returned, started: started,
-                                           closuresRun: closuresRun, tasksRun: tasksRun, lateRuns: lateRuns,
-                                           acceptedClosures: acceptedClosures)
+                let (futures, refusal) = load.produce(producer, group: group, warmUp: 20)
+                #expect(refusal == .shutDown)
                 acceptedTasks.withLock { $0 += futures }
             }
         }
-        while started.value < 4 { sched_yield() }
+        while load.started.value < 4 { sched_yield() }
         let report = try group.syncShutdownGracefully()
-        returned.set()
+        load.returned.set()
         for producer in producers { producer.join() }
 
-        #expect(lateRuns.value == 0)
-        #expect(closuresRun.value == acceptedClosures.value)
+        #expect(load.ranAfter.value == 0)
+        #expect(load.closuresRun.value == load.acceptedClosures.value)
         let futures = acceptedTasks.value
         #expect(futures.allSatisfy { $0.isDone }, "every accepted future completes")
         let cancelled = futures.filter(\.isCancelled).count
-        #expect(futures.count == tasksRun.value + cancelled)
+        #expect(futures.count == load.tasksRun.value + cancelled)
         #expect(cancelled == report.tasksCancelled + report.submissionsCancelled)
         #expect(report.tasksAbandoned == 0)
         #expect(throws: LoopGroupError.shutDown) { try group.submit { 0 } }
-    }
-
-    /// Submits closures and tasks (one in six) until the group refuses; returns the futures of
-    /// the accepted tasks.
-    private static func produce(_ producer: Int, group: LoopGroup, returned: StressFlag, started: StressCounter,
-                                closuresRun: StressCounter, tasksRun: StressCounter, lateRuns: StressCounter,
-                                acceptedClosures: StressCounter) -> [Future<Int>] {
-        var submitted = 0
-        var taskFutures: [Future<Int>] = []
-        while true {
-            do throws(LoopGroupError) {
-                if (producer + submitted) % 6 == 0 {
-                    taskFutures.append(try group.submitTask { () async throws -> Int in
-                        try await EventLoop.sleep(0)
-                        if returned.isSet { lateRuns.add() }
-                        tasksRun.add()
-                        return 1
-                    })
-                } else {
-                    _ = try group.submit {
-                        if returned.isSet { lateRuns.add() }
-                        closuresRun.add()
-                    }
-                    acceptedClosures.add()
-                }
-            } catch {
-                #expect(error == .shutDown)
-                return taskFutures
-            }
-            submitted += 1
-            if submitted == 20 { started.add() }
-        }
     }
 
     /// "shut down", or the error `syncShutdownGracefully()` threw.
