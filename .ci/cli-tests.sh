@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the `multiloop` command line: exit status 2 and a message for bad usage, --help that
 # names every scenario and option, a short run that exits 0, and --json output that parses; the
-# examples command's messages, help, and output (one example, then all).
+# demo's count; the examples command's messages, help, and output (one example, then all).
 set -u
 bin="$1"
 failures=0
@@ -32,6 +32,12 @@ grep -q "every invariant held" /tmp/multiloop-cli.out || { echo "FAIL: no summar
 expect_status 0 stress fan-in shutdown --count 2000 --loops 2 --producers 2 --quiet --json
 python3 -c 'import json,sys; r=json.load(open("/tmp/multiloop-cli.out")); assert [s["scenario"] for s in r["scenarios"]] == ["fan-in", "shutdown"], r; assert all(s["violationCount"] == 0 for s in r["scenarios"])' \
     || { echo "FAIL: --json output"; failures=$((failures + 1)); }
+# `multiloop demo`: two threads hand 1,000,000 callbacks to one loop; it counts them only once
+# every producer's last callback ran (it once read the count before the loop had taken a backlog
+# of more than 1024 items, and reported about 600,000).
+expect_status 0 demo 2
+grep -q "^ran 1000000, violations (lost, duplicated or out of order) 0$" /tmp/multiloop-cli.out \
+    || { echo "FAIL: demo did not count every callback"; cat /tmp/multiloop-cli.out; failures=$((failures + 1)); }
 # `multiloop examples` (Sources/multiloop/ExamplesCommand.swift; the examples' own output and
 # timing are checked in Tests/MultiLoopExamplesTests, with their delays shortened).
 examples="send yield-from hello-world say-after create-task gather lock"
