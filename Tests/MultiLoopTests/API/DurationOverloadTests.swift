@@ -207,15 +207,7 @@ struct DurationOverloadTests {
             let log = ErrorLog()
             log.install(on: loop)
             try loop.setDefaultExecutor(pool)
-            let started = loop.createFuture(of: Void.self)
-            let running = loop.createTask(eager: true) {
-                try await loop.runInExecutor { () throws -> Int in
-                    try started.setResult(())
-                    try gate.require("the test to release the job")
-                    return 1
-                }
-            }
-            try await started.value
+            let running = try await ExecutorTesting.startHeldJob(on: loop, until: gate)
             // The job cannot end before the gate opens, which is after this call returns.
             let first = try await loop.shutdownDefaultExecutor(timeout: .zero)
             let errors = log.all.map { $0.error as? TimeoutError }

@@ -151,17 +151,7 @@ struct DefaultExecutorTests {
             let loop = try getRunningLoop()
             var observed = Observed()
             try loop.setDefaultExecutor(pool)
-            let started = loop.createFuture(of: Void.self)
-            let running = loop.createTask(eager: true) {
-                try await loop.runInExecutor { () throws -> Int in
-                    log.withLock { $0.append("running job started") }
-                    try started.setResult(())
-                    try gate.require("the test to release the running job")
-                    log.withLock { $0.append("running job finished") }
-                    return 1
-                }
-            }
-            try await started.value
+            let running = try await ExecutorTesting.startHeldJob(on: loop, until: gate, log: log)
             let queued = loop.createTask(eager: true) {
                 try await loop.runInExecutor { () -> Int in
                     log.withLock { $0.append("queued job ran") }
@@ -224,15 +214,7 @@ struct DefaultExecutorTests {
             errors.install(on: loop)
             var observed = Observed()
             try loop.setDefaultExecutor(pool)
-            let started = loop.createFuture(of: Void.self)
-            let running = loop.createTask(eager: true) {
-                try await loop.runInExecutor { () throws -> Int in
-                    try started.setResult(())
-                    try gate.require("the test to release the job")
-                    return 1
-                }
-            }
-            try await started.value
+            let running = try await ExecutorTesting.startHeldJob(on: loop, until: gate)
             // The job cannot end before the gate opens, which is after this call returns.
             observed.first = try await loop.shutdownDefaultExecutor(timeout: 0.01)
             observed.reports = errors.all.map(\.message)
@@ -272,15 +254,7 @@ struct DefaultExecutorTests {
             let loop = try getRunningLoop()
             var observed = Observed()
             try loop.setDefaultExecutor(pool)
-            let started = loop.createFuture(of: Void.self)
-            let running = loop.createTask(eager: true) {
-                try await loop.runInExecutor { () throws -> Int in
-                    try started.setResult(())
-                    try gate.require("the test to release the job")
-                    return 1
-                }
-            }
-            try await started.value
+            let running = try await ExecutorTesting.startHeldJob(on: loop, until: gate)
             let caught = LoopConfined<(any Error)?>(nil)
             let shutdown = loop.createTask(eager: true) { () async throws -> DefaultExecutorShutdown in
                 do { return try await loop.shutdownDefaultExecutor() } catch { caught.value = error; throw error }

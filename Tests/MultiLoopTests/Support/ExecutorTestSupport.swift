@@ -18,6 +18,25 @@ enum ExecutorTesting {
         try await offThePool { Result { try run(main) } }.get()
     }
 
+    /// Starts (eagerly) a task of `loop` whose function runs on the loop's default executor and
+    /// holds its thread until `gate` opens, then returns 1; returns the task once the function
+    /// runs. With `log`, the function notes "running job started" and "running job finished".
+    static func startHeldJob(on loop: EventLoop, until gate: Gate,
+                             log: Locked<[String]>? = nil) async throws -> LoopTask<Int> {
+        let started = loop.createFuture(of: Void.self)
+        let running = loop.createTask(eager: true) {
+            try await loop.runInExecutor { () throws -> Int in
+                log?.withLock { $0.append("running job started") }
+                try started.setResult(())
+                try gate.require("the test to release the running job")
+                log?.withLock { $0.append("running job finished") }
+                return 1
+            }
+        }
+        try await started.value
+        return running
+    }
+
     /// What `body` threw, or nil.
     static func refusal(_ body: () async throws -> Void) async -> (any Error)? {
         do { try await body(); return nil } catch { return error }
