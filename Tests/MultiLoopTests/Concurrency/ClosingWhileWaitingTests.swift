@@ -43,10 +43,10 @@ struct ClosingWhileWaitingTests {
         }
         #expect(await Self.runThenClose(loop, until: sleeping))
         // The task goes on on Swift's global pool (its loop is closed), which the suites beside
-        // this one may keep busy for a while under a sanitizer: a generous bound, still an
-        // assertion when the sleep never ends.
-        #expect(await offThePool { done.wait(seconds: FutureTesting.generousSeconds) },
-                "the sleep did not end within \(FutureTesting.generousSeconds) s of the close")
+        // this one keep busy for a while under a sanitizer: the pool's bound
+        // (`globalPoolSeconds`), still an assertion when the sleep never ends.
+        #expect(await offThePool { done.wait(seconds: FutureTesting.globalPoolSeconds) },
+                "the sleep did not end within \(FutureTesting.globalPoolSeconds) s of the close")
         #expect(throws: CancellationError.self) { try ended.value?.get() }
     }
 
@@ -67,7 +67,7 @@ struct ClosingWhileWaitingTests {
         #expect(await Self.runThenClose(waiting, until: started))
         try other.sync { try gate.setResult(()) }
         // As above: the waiter resumes on the global pool.
-        #expect(await offThePool { returned.wait(seconds: FutureTesting.generousSeconds) }, "the waiter never resumed")
+        #expect(await offThePool { returned.wait(seconds: FutureTesting.globalPoolSeconds) }, "the waiter never resumed")
     }
 
     @Test("an error context kept by the exception handler does not keep the loop alive")

@@ -63,9 +63,11 @@ func callingThreadCPUs() -> [Int] {
 /// between checks. Blocking instead (`wait`) could hold the last free thread of the global pool,
 /// which has only as many threads as cores, and other tests block some.
 func pollUntilDone<Value>(_ future: Future<Value>) async throws -> Value {
-    let deadline = ml_monotonic_ns() + Int64(FutureTesting.generousSeconds * 1e9)
+    let deadline = ml_monotonic_ns() + Int64(FutureTesting.globalPoolSeconds * 1e9)
     while !future.isDone {
-        if ml_monotonic_ns() > deadline { throw FutureTesting.DidNotHappen(what: "\(future) done") }
+        if ml_monotonic_ns() > deadline {
+            throw FutureTesting.DidNotHappen(what: "\(future) done", seconds: FutureTesting.globalPoolSeconds)
+        }
         try await Task.sleep(for: .milliseconds(1))
     }
     return try future.result()
