@@ -76,14 +76,18 @@ extension InboxLane where Item == LoopWork {
     /// back; nil when there is none. The lane's producer only.
     @inline(__always)
     func takeReturnedHandle() -> ClosureHandle? {
-        if returnedCache == nil { returnedCache = HandleRecycler(head: returnWord).takeAll() }
-        return InboxChain.unlinkFirst(&returnedCache, as: ClosureHandle.self)
+        let word = returnWord
+        return withReturnedCache { cache in
+            if cache == nil { cache = HandleRecycler(head: word).takeAll() }
+            return InboxChain.unlinkFirst(&cache, as: ClosureHandle.self)
+        }
     }
 
     /// Hands a spent handle back to the lane's producer. The consumer (loop thread) only.
     @inline(__always)
     func giveBack(_ handle: ClosureHandle) {
-        _ = HandleRecycler(head: returnWord).give(handle, budget: &returnBudget)
+        let recycler = HandleRecycler(head: returnWord)
+        _ = withReturnBudget { recycler.give(handle, budget: &$0) }
     }
 
     /// For `releaseReturned`: releases a chain of returned closure handles.

@@ -81,8 +81,9 @@ import CMultiLoopSystem
     @usableFromInline @exclusivity(unchecked) var tailSlots: UnsafeMutablePointer<Item>
     @usableFromInline @exclusivity(unchecked) var tailIndex = 0
     @usableFromInline @exclusivity(unchecked) var producerCount = 0
-    /// Returned nodes the producer took from `returnWord` and has not reused yet.
-    @usableFromInline @exclusivity(unchecked) package var returnedCache: UnsafeMutableRawPointer?
+    /// Returned nodes the producer took from `returnWord` and has not reused yet (the layer above
+    /// reaches it through `withReturnedCache`).
+    @usableFromInline @exclusivity(unchecked) var returnedCache: UnsafeMutableRawPointer?
     /// An open batch (see `beginBatch`): how deep the nesting, how many items written and not
     /// published, and where the first of them is.
     @usableFromInline @exclusivity(unchecked) var batchDepth = 0
@@ -99,8 +100,24 @@ import CMultiLoopSystem
     @usableFromInline @exclusivity(unchecked) var headIndex = 0
     @usableFromInline @exclusivity(unchecked) var consumerCount = 0
     /// How many more nodes the consumer may give back before it sees `returnWord` empty again
-    /// (the bound of `HandleRecycler`, which sets it on its first give).
-    @usableFromInline @exclusivity(unchecked) package var returnBudget = 0
+    /// (the bound of `HandleRecycler`, which sets it on its first give; reached through
+    /// `withReturnBudget`).
+    @usableFromInline @exclusivity(unchecked) var returnBudget = 0
+
+    /// `returnedCache`, for the producer's code in the layer above. The access is made here:
+    /// Swift applies `@exclusivity(unchecked)` to the accesses of the declaring module's code
+    /// (this one's inlined code included), and a direct access from the loop's module kept the
+    /// dynamic check, a runtime call per callback on the producer's path.
+    @inlinable @inline(__always)
+    package func withReturnedCache<R>(_ body: (inout UnsafeMutableRawPointer?) -> R) -> R {
+        body(&returnedCache)
+    }
+
+    /// `returnBudget`, for the consumer's code in the layer above (see `withReturnedCache`).
+    @inlinable @inline(__always)
+    package func withReturnBudget<R>(_ body: (inout Int) -> R) -> R {
+        body(&returnBudget)
+    }
 
     @inlinable package init() {
         let first = LaneSegment<Item>()
