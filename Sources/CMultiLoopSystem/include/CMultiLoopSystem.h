@@ -189,7 +189,8 @@ int ml_epoll_wait_ns(int epfd, int64_t timeout_ns);
 //
 // In a debug build, MultiLoop's Swift code calls every atomic above, `ml_cpu_relax`,
 // `ml_yield_cpu`, `ml_eventfd_signal`, `ml_epoll_wait_ns`, and pthread's mutex lock, unlock and
-// condition waits, through Swift functions of the same names (Sources/MultiLoop/System/InterleavingPoints.swift) that first call
+// condition waits, through Swift functions of the same names
+// (Sources/_MultiLoopSystem/InterleavingPoints.swift) that first call
 // `ml_interleaving_point`. With no hook installed that is one load and a branch. The tests'
 // interleaving checker installs a hook that stops each thread it controls before every such
 // operation and decides which thread goes next, so it can run the real protocol code through
