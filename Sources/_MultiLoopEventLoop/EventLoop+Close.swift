@@ -10,10 +10,18 @@ public struct EventLoopCloseReport: Sendable, Equatable {
     /// task sleeping on one gets `CancellationError`; a future from `schedule(after:)` is
     /// completed with `EventLoopError.closed`.
     public var timersCancelled: Int
+    /// Readers (`addReader`) still registered; close removes them (their handles report
+    /// `isCancelled`) without calling them.
+    public var readersRemoved: Int
+    /// Writers (`addWriter`) still registered, removed the same way.
+    public var writersRemoved: Int
 
-    public init(callbacksRun: Int = 0, timersCancelled: Int = 0) {
+    public init(callbacksRun: Int = 0, timersCancelled: Int = 0, readersRemoved: Int = 0,
+                writersRemoved: Int = 0) {
         self.callbacksRun = callbacksRun
         self.timersCancelled = timersCancelled
+        self.readersRemoved = readersRemoved
+        self.writersRemoved = writersRemoved
     }
 }
 
@@ -32,7 +40,8 @@ extension EventLoop {
     /// queued still run on its threads, see `runInExecutor`, which then end on their own), and
     /// the futures and tasks of this loop that ended with an error nobody retrieved, and are
     /// still alive, are reported to the exception handler ("Future exception was never
-    /// retrieved", see `Future+Retrieval.swift`).
+    /// retrieved", see `Future+Retrieval.swift`). Every reader and writer (`addReader`,
+    /// `addWriter`) is removed first, without being called, and counted in the report.
     ///
     /// - Throws: `EventLoopError.closeWhileRunning` while the loop runs (also from its own
     ///   callbacks); the loop is unchanged.
@@ -66,6 +75,9 @@ extension EventLoop {
 
         // From here on every registration and every push is refused: first the inbox (no new
         // lanes), then each lane; what was accepted before goes into the ready queue and the heap.
+        // No fd is watched from here on (a reader added by the final batch gets `.closed`).
+        (report.readersRemoved, report.writersRemoved) = ioWatchers.closeAll()
+
         var registrations = inbox.close()
         while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
         for lane in lanes {

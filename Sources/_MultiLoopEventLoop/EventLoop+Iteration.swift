@@ -11,9 +11,12 @@ extension EventLoop {
     /// 2. Sleep unless something is ready or a stop was requested: until the earliest timer, or
     ///    until woken. Sleeping is the inbox's `EMPTY -> SLEEPING` CAS followed by a look at
     ///    every lane; if the CAS fails or a lane holds work, the loop does not block.
+    ///    The sleep is an `epoll_wait` that also returns the watched fds that are ready; their
+    ///    callbacks are queued first (asyncio's `_process_events`).
     /// 3. Register new lanes, then take every lane into the ready queue (timers into the heap,
     ///    unless cancelled on the way), each lane oldest first, at most `drainLimitPerLane` items
-    ///    per lane.
+    ///    per lane. If the loop did not sleep and watches fds, it polls them (a zero timeout) and
+    ///    queues the callbacks of the ready ones.
     /// 4. Move the due timers to the ready queue, after what is already there, in
     ///    (deadline, sequence) order.
     /// 5. Run exactly the callbacks that were ready at the start of this step; what they schedule
@@ -30,6 +33,7 @@ extension EventLoop {
 
         // 2. Sleep, or just look.
         var registrations: InboxBatch<InboxLane<LoopWork>>
+        var polled = false
         if ready.isEmpty && !stopping {
             gatherBeforeDrain()
             let timeout = sleepTimeoutNanoseconds()
@@ -41,8 +45,10 @@ extension EventLoop {
                 // SLEEPING and wakes us (see `InboxLane`: the Dekker pair). If a lane holds work
                 // now, do not block; a producer may still end this sleep with one eventfd write,
                 // which makes the next wait return at once.
+                // The wait also returns the fds that became ready (their callbacks are queued).
                 if !lanesHavePendingItems() {
-                    waker.sleep(timeoutNanoseconds: timeout)
+                    sleepForReadiness(timeoutNanoseconds: timeout)
+                    polled = true
                 }
                 counters.wakeups += 1
                 registrations = inbox.finishSleeping()
@@ -53,9 +59,11 @@ extension EventLoop {
             registrations = inbox.takeAll()
         }
 
-        // 3. New lanes, then every lane, oldest first within each.
+        // 3. New lanes, then every lane, oldest first within each; then the ready fds, if the
+        // loop did not just learn them in its sleep.
         while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
         drainLanes()
+        if !polled { pollReadiness() }
 
         // 4. Due timers.
         if !timers.isEmpty {

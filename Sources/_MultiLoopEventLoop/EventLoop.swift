@@ -59,6 +59,8 @@ public final class EventLoop: @unchecked Sendable {
     /// of work another thread hands over travels through that thread's `InboxLane`.
     let inbox: MPSCInbox<InboxLane<LoopWork>>
     let waker: EventLoopWaker
+    /// The fds watched for readiness (`addReader`, `addWriter`), in the waker's epoll instance.
+    let ioWatchers: IOWatchers
     let cancelledTimers = CancelledTimerCounter()
     /// See `init(spinBeforeSleep:)`.
     let spinNanoseconds: Int64
@@ -160,6 +162,7 @@ public final class EventLoop: @unchecked Sendable {
         spinNanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         gatherNanoseconds = min(spinNanoseconds, Self.gatherLimitNanoseconds)
         waker = try EventLoopWaker()
+        ioWatchers = IOWatchers(epollFD: waker.epollFD)
         inbox = MPSCInbox(head: words.word(line: 0))
     }
 

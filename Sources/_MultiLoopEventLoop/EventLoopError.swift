@@ -32,6 +32,12 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
     /// `runInExecutor` with no pool, or `setDefaultExecutor`, after `shutdownDefaultExecutor()`.
     /// asyncio: "Executor shutdown has been called".
     case defaultExecutorShutDown
+    /// `addReader` / `addWriter` with a negative or closed file descriptor.
+    /// asyncio: `ValueError("Invalid file descriptor")` or `OSError(EBADF)`.
+    case badFileDescriptor(Int32)
+    /// `addReader` / `addWriter` with a descriptor epoll cannot watch (a regular file or a
+    /// directory, which are always ready). asyncio: `PermissionError` (EPERM) from the selector.
+    case unsupportedFileDescriptor(Int32)
 
     public var description: String {
         switch self {
@@ -45,6 +51,9 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
         case .stoppedBeforeFutureCompleted: return "the event loop stopped before the future completed"
         case .systemCallFailed(let name, let code): return "\(name) failed with errno \(code)"
         case .defaultExecutorShutDown: return "the loop's default executor was shut down (shutdownDefaultExecutor)"
+        case .badFileDescriptor(let fd): return "invalid file descriptor: \(fd)"
+        case .unsupportedFileDescriptor(let fd):
+            return "file descriptor \(fd) cannot be watched for readiness (epoll refuses regular files and directories)"
         }
     }
 }

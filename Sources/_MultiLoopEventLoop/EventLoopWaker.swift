@@ -2,7 +2,8 @@ import _MultiLoopInbox
 import _MultiLoopSystem
 import CMultiLoopSystem
 
-/// How a sleeping loop is woken: an eventfd registered edge-triggered in an epoll instance.
+/// How a sleeping loop is woken: an eventfd registered edge-triggered in an epoll instance (the
+/// loop sleeps in that instance with the fds it watches, see `IOWatchers`).
 ///
 /// The eventfd is never read. Each write is one edge, so each write returns one `epoll_wait`;
 /// several writes before the wait merge into one return. Not reading saves a system call per
@@ -44,8 +45,9 @@ struct EventLoopWaker: ~Copyable {
         assert(rc == 0 || rc == EAGAIN, "eventfd write failed: \(rc)")
     }
 
-    /// Blocks the loop thread until a wake-up, the timeout (nanoseconds; -1 forever) or a
-    /// signal. Any return is allowed to be spurious: the caller re-checks for work.
+    /// Blocks until a wake-up, the timeout (nanoseconds; -1 forever) or a signal, ignoring any
+    /// watched fd. Any return is allowed to be spurious. (The loop itself sleeps in
+    /// `sleepForReadiness`, which also collects ready fds; the inbox's tests sleep here.)
     func sleep(timeoutNanoseconds: Int64) {
         _ = _MultiLoopSystem.ml_epoll_wait_ns(epollFD, timeoutNanoseconds)
     }

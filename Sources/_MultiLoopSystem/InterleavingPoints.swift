@@ -100,6 +100,16 @@ package func ml_epoll_wait_ns(_ epfd: Int32, _ timeoutNanoseconds: Int64) -> Int
     return CMultiLoopSystem.ml_epoll_wait_ns(epfd, timeoutNanoseconds)
 }
 
+/// The same point as `ml_epoll_wait_ns`. A wait the checker decides (woken, timed out) returns
+/// no readiness events: the loop treats it as a wake-up and re-checks its lanes.
+@inlinable @inline(__always)
+package func ml_epoll_wait_events(_ epfd: Int32, _ events: UnsafeMutablePointer<ml_io_event>,
+                                  _ capacity: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
+    let answer = ml_interleaving_point(Int32(ML_POINT_WAIT), nil, Int64(epfd), timeoutNanoseconds)
+    if answer != Int64(ML_POINT_PROCEED) { return 0 }
+    return CMultiLoopSystem.ml_epoll_wait_events(epfd, events, capacity, timeoutNanoseconds)
+}
+
 /// A point before a mutex operation, called by `PThreadMutex` (pthread's own functions are not
 /// shadowed: tests that import both this module and Glibc would find the names ambiguous).
 @inlinable @inline(__always)
@@ -127,5 +137,11 @@ package func ml_eventfd_signal(_ fd: Int32) -> Int32 { CMultiLoopSystem.ml_event
 @inlinable @inline(__always)
 package func ml_epoll_wait_ns(_ epfd: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
     CMultiLoopSystem.ml_epoll_wait_ns(epfd, timeoutNanoseconds)
+}
+
+@inlinable @inline(__always)
+package func ml_epoll_wait_events(_ epfd: Int32, _ events: UnsafeMutablePointer<ml_io_event>,
+                                  _ capacity: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
+    CMultiLoopSystem.ml_epoll_wait_events(epfd, events, capacity, timeoutNanoseconds)
 }
 #endif

@@ -171,13 +171,53 @@ static inline int ml_eventfd_signal(int fd) {
 
 static inline int ml_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-/// Registers `fd` for input, edge-triggered. Returns 0 or an errno.
+/// The token of the loop's own eventfd in its epoll instance; a watched fd's token is the fd.
+#define ML_EPOLL_WAKER_TOKEN UINT64_MAX
+
+/// Registers `fd` for input, edge-triggered, with the waker's token. Returns 0 or an errno.
 static inline int ml_epoll_add_edge_triggered(int epfd, int fd) {
     struct epoll_event ev;
     ev.events = EPOLLIN | EPOLLET;
-    ev.data.u64 = 0;
+    ev.data.u64 = ML_EPOLL_WAKER_TOKEN;
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
 }
+
+/// The readiness bits a watched fd reports (epoll's values).
+enum {
+    ML_IO_READABLE = EPOLLIN,
+    ML_IO_WRITABLE = EPOLLOUT,
+};
+
+/// Adds (`op` EPOLL_CTL_ADD), changes (EPOLL_CTL_MOD) or removes (EPOLL_CTL_DEL) the
+/// level-triggered watch of `fd` for `events` (`ML_IO_READABLE | ML_IO_WRITABLE`), with the fd as
+/// its token. Returns 0 or an errno.
+static inline int ml_epoll_watch(int epfd, int op, int fd, uint32_t events) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = (uint64_t)(uint32_t)fd;
+    return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : errno;
+}
+
+enum {
+    ML_EPOLL_ADD = EPOLL_CTL_ADD,
+    ML_EPOLL_MOD = EPOLL_CTL_MOD,
+    ML_EPOLL_DEL = EPOLL_CTL_DEL,
+};
+
+/// One readiness event, unpacked (x86-64's `struct epoll_event` is packed, which Swift reads
+/// awkwardly): the token it was registered with and epoll's event bits.
+typedef struct {
+    uint64_t token;
+    uint32_t events;
+    uint32_t unused;
+} ml_io_event;
+
+/// The most events one `ml_epoll_wait_events` call returns.
+#define ML_EPOLL_MAX_EVENTS 256
+
+/// Waits as `ml_epoll_wait_ns` does, for up to `capacity` (at most ML_EPOLL_MAX_EVENTS) events,
+/// written into `out`. Returns their number (0 on timeout), or -errno (EINTR: a spurious wake-up).
+int ml_epoll_wait_events(int epfd, ml_io_event *out, int capacity, int64_t timeout_ns);
 
 /// Waits for one event with a timeout in nanoseconds (-1: forever, 0: poll). Uses epoll_pwait2
 /// (nanosecond resolution, Linux 5.11+) and falls back to epoll_wait with the timeout rounded
