@@ -53,3 +53,7 @@ int ml_epoll_wait_events(int epfd, ml_io_event *out, int capacity, int64_t timeo
     }
     return n;
 }
+
+int ml_accept4_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}

@@ -28,7 +28,7 @@ extension EventLoop {
     @discardableResult
     public func addReader(file: StaticString = #fileID, line: UInt = #line, _ fd: Int32,
                           _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle = ReadinessHandle(fd: fd, interest: .readable, file: file, line: line, body: callback)
+        let handle = ReadinessCallbackHandle(fd: fd, interest: .readable, file: file, line: line, body: callback)
         try ioWatchers.watch(handle)
         return handle
     }
@@ -51,7 +51,7 @@ extension EventLoop {
     @discardableResult
     public func addWriter(file: StaticString = #fileID, line: UInt = #line, _ fd: Int32,
                           _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle = ReadinessHandle(fd: fd, interest: .writable, file: file, line: line, body: callback)
+        let handle = ReadinessCallbackHandle(fd: fd, interest: .writable, file: file, line: line, body: callback)
         try ioWatchers.watch(handle)
         return handle
     }

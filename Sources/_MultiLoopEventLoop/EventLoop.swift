@@ -170,6 +170,8 @@ public final class EventLoop: @unchecked Sendable {
         // An unclosed loop can still hold accepted callbacks; nobody can run them any more.
         // Say so, like asyncio's "unclosed event loop" warning, rather than dropping them silently.
         localHandles.releaseAll()
+        // Watches of an unclosed loop: a task waiting for an fd is resumed with `.closed`.
+        _ = ioWatchers.closeAll()
         var registrations = inbox.close()
         while let lane = registrations.next() { lanes.append(.passRetained(lane)) }
         var pending = ready.count

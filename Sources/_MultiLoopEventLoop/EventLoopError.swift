@@ -38,6 +38,10 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
     /// `addReader` / `addWriter` with a descriptor epoll cannot watch (a regular file or a
     /// directory, which are always ready). asyncio: `PermissionError` (EPERM) from the selector.
     case unsupportedFileDescriptor(Int32)
+    /// A task tried to wait for an fd (a socket operation) whose reader or writer slot is taken:
+    /// by a callback (`addReader`), or by another task waiting in the same direction. asyncio
+    /// silently replaces the first waiter, which then never wakes.
+    case fileDescriptorBusy(Int32)
 
     public var description: String {
         switch self {
@@ -54,6 +58,8 @@ public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible 
         case .badFileDescriptor(let fd): return "invalid file descriptor: \(fd)"
         case .unsupportedFileDescriptor(let fd):
             return "file descriptor \(fd) cannot be watched for readiness (epoll refuses regular files and directories)"
+        case .fileDescriptorBusy(let fd):
+            return "file descriptor \(fd) already has a reader or writer in this direction (a callback or another waiting task)"
         }
     }
 }

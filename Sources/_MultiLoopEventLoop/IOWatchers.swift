@@ -13,27 +13,39 @@ enum IOInterest {
     var bit: UInt32 { self == .readable ? UInt32(ML_IO_READABLE) : UInt32(ML_IO_WRITABLE) }
 }
 
-/// The callback of `addReader` / `addWriter`: a handle the loop runs each time its fd is ready
-/// (level-triggered), until it is removed or replaced. Not recycled, and its closure is kept, not
-/// moved out, because it runs again and again.
-final class ReadinessHandle: Handle, @unchecked Sendable {
+/// What watches an fd: the loop runs it each time the fd is ready (level-triggered), until it is
+/// removed or replaced. Not recycled.
+class ReadinessHandle: Handle, @unchecked Sendable {
     let fd: Int32
     let interest: IOInterest
-    private let body: @Sendable () throws -> Void
 
-    init(fd: Int32, interest: IOInterest, file: StaticString, line: UInt,
-         body: @escaping @Sendable () throws -> Void) {
+    init(fd: Int32, interest: IOInterest, file: StaticString, line: UInt) {
         self.fd = fd
         self.interest = interest
-        self.body = body
         super.init(kind: .callback, file: file, line: line)
     }
 
-    override func invoke() throws { try body() }
+    /// Called (on the thread that removes it) when the watch is removed for the waiter rather
+    /// than by it: the loop closes, or the fd is closed through the loop (`closeWatches`).
+    func removedUnderneath(_ error: any Error) {}
 
     override var kindDescription: String {
         "\(interest == .readable ? "reader" : "writer") fd=\(fd)"
     }
+}
+
+/// The callback of `addReader` / `addWriter`. Its closure is kept, not moved out, because it
+/// runs again and again.
+final class ReadinessCallbackHandle: ReadinessHandle, @unchecked Sendable {
+    private let body: @Sendable () throws -> Void
+
+    init(fd: Int32, interest: IOInterest, file: StaticString, line: UInt,
+         body: @escaping @Sendable () throws -> Void) {
+        self.body = body
+        super.init(fd: fd, interest: interest, file: file, line: line)
+    }
+
+    override func invoke() throws { try body() }
 }
 
 /// The file descriptors a loop watches for readiness, and their callbacks: asyncio's selector
@@ -97,8 +109,9 @@ final class IOWatchers: @unchecked Sendable {
     var hasWatches: Bool { ml_load_relaxed(countWord) != 0 }
 
     /// Starts watching `fd` for `interest` with `handle`, replacing (and cancelling) the handle
-    /// that watched it for the same interest. Any thread.
-    func watch(_ handle: ReadinessHandle) throws(EventLoopError) {
+    /// that watched it for the same interest, or, with `replacing: false`, refusing to
+    /// (`.fileDescriptorBusy`). Any thread.
+    func watch(_ handle: ReadinessHandle, replacing: Bool = true) throws(EventLoopError) {
         let fd = handle.fd
         guard fd >= 0 else { throw .badFileDescriptor(fd) }
         try lock.withLock { () throws(EventLoopError) in
@@ -110,6 +123,7 @@ final class IOWatchers: @unchecked Sendable {
             var watch = watches[index]
             let before = watch.events
             let replaced = watch[handle.interest]
+            if replaced != nil && !replacing { throw .fileDescriptorBusy(fd) }
             watch[handle.interest] = handle
             try apply(fd: fd, from: before, to: watch.events)
             watches[index] = watch
@@ -162,21 +176,46 @@ final class IOWatchers: @unchecked Sendable {
         }
     }
 
-    /// Removes every watch and refuses new ones: the loop is closing. Returns how many readers
-    /// and writers were removed (each handle is cancelled). Any thread (the closing one).
+    /// Removes every watch and refuses new ones: the loop is closing (or, unclosed, going away).
+    /// Returns how many readers and writers were removed (each handle is cancelled; a waiter's
+    /// task is resumed with `EventLoopError.closed`). Any thread (the closing one).
     func closeAll() -> (readers: Int, writers: Int) {
-        lock.withLock {
+        let (removed, gone) = lock.withLock { () -> ((readers: Int, writers: Int), [ReadinessHandle]) in
             closed = true
             var removed = (readers: 0, writers: 0)
+            var gone: [ReadinessHandle] = []
             for (fd, watch) in watches.enumerated() where watch.events != 0 {
                 _ = ml_epoll_watch(epollFD, Int32(ML_EPOLL_DEL), Int32(fd), 0)
-                if let reader = watch.reader { reader.cancel(); removed.readers += 1 }
-                if let writer = watch.writer { writer.cancel(); removed.writers += 1 }
+                if let reader = watch.reader { reader.cancel(); removed.readers += 1; gone.append(reader) }
+                if let writer = watch.writer { writer.cancel(); removed.writers += 1; gone.append(writer) }
             }
             watches.removeAll()
             setCount(0)
-            return removed
+            return (removed, gone)
         }
+        // Outside the lock: a waiter resumes its task here.
+        for handle in gone { handle.removedUnderneath(EventLoopError.closed) }
+        return removed
+    }
+
+    /// Removes the reader and the writer of `fd`, telling waiters (`removedUnderneath`) that
+    /// `error` ended their wait. Returns how many watches it removed. Any thread.
+    func removeAll(fd: Int32, failing error: any Error) -> Int {
+        guard fd >= 0 else { return 0 }
+        let gone: [ReadinessHandle] = lock.withLock {
+            let index = Int(fd)
+            guard index < watches.count, watches[index].events != 0 else { return [] }
+            let watch = watches[index]
+            _ = try? apply(fd: fd, from: watch.events, to: 0)
+            watches[index] = Watch()
+            setCount(watchedCount - 1)
+            return [watch.reader, watch.writer].compactMap { $0 }
+        }
+        for handle in gone {
+            handle.cancel()
+            handle.removedUnderneath(error)
+        }
+        return gone.count
     }
 
     /// Brings the kernel's interest in `fd` from `before` to `after`. Under `lock`.

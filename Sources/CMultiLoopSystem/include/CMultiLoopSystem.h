@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,12 @@ int ml_epoll_wait_events(int epfd, ml_io_event *out, int capacity, int64_t timeo
 /// *up* to a millisecond, so a timer is never woken for early. Returns the number of events
 /// (0 on timeout), or -errno. EINTR is returned to the caller (a spurious wake-up).
 int ml_epoll_wait_ns(int epfd, int64_t timeout_ns);
+
+// MARK: - Sockets
+
+/// `accept4` (a GNU extension Swift's Glibc module does not show): the new connection is
+/// non-blocking and close-on-exec from the start. Returns the fd, or -1 with errno set.
+int ml_accept4_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 
 // MARK: - Interleaving points (debug builds of MultiLoop only)
 //
