@@ -8,6 +8,8 @@
 // - `multiloop-scaling` (Sources/ScalingSweep; not under Benchmarks/, where package-benchmark
 //   would take it for a benchmark target): the thread-scaling sweep, a standalone executable (it also builds with
 //   `--static-swift-stdlib` to run on another machine). From the top level: `make scaling`.
+// - The echo benchmark (docs/benchmarks.md, "Echo server"): `multiloop-echo-client`, the load
+//   generator.
 import PackageDescription
 
 let package = Package(
@@ -15,18 +17,23 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "multiloop-scaling", targets: ["ScalingSweep"]),
+        .executable(name: "multiloop-echo-client", targets: ["EchoClient"]),
     ],
     dependencies: [
         .package(name: "MultiLoop", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The echo client's latency histogram (already pinned: package-benchmark depends on it).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // Threads and semaphores shared by both executables.
+        // Threads and semaphores shared by the executables.
         .target(name: "BenchSupport"),
         // eventfd for the sweep's plain peers (Swift's Glibc module does not expose it).
         .target(name: "CBenchSystem"),
+        // epoll and TCP_NODELAY for the echo client (Swift's Glibc module exposes neither).
+        .target(name: "CEchoSystem"),
         .executableTarget(
             name: "LoopBenchmarks",
             dependencies: [
@@ -46,6 +53,15 @@ let package = Package(
                 .product(name: "MultiLoop", package: "MultiLoop"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The echo benchmark's load generator: N connections, each a closed loop of checked round trips.
+        .executableTarget(
+            name: "EchoClient",
+            dependencies: [
+                "BenchSupport", "CEchoSystem",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
