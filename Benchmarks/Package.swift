@@ -9,7 +9,7 @@
 //   would take it for a benchmark target): the thread-scaling sweep, a standalone executable (it also builds with
 //   `--static-swift-stdlib` to run on another machine). From the top level: `make scaling`.
 // - The echo benchmark (docs/benchmarks.md, "Echo server"): `multiloop-echo-client`, the load
-//   generator.
+//   generator; `echo-ceiling`, a minimal C epoll echo server that shows what the generator can drive.
 import PackageDescription
 
 let package = Package(
@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "multiloop-scaling", targets: ["ScalingSweep"]),
         .executable(name: "multiloop-echo-client", targets: ["EchoClient"]),
+        .executable(name: "echo-ceiling", targets: ["EchoCeiling"]),
     ],
     dependencies: [
         .package(name: "MultiLoop", path: ".."),
@@ -65,6 +66,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The ceiling: the smallest level-triggered epoll echo server (C, one thread).
+        .executableTarget(name: "EchoCeiling"),
     ],
     swiftLanguageModes: [.v6]
 )
