@@ -8,8 +8,10 @@
 // - `multiloop-scaling` (Sources/ScalingSweep; not under Benchmarks/, where package-benchmark
 //   would take it for a benchmark target): the thread-scaling sweep, a standalone executable (it also builds with
 //   `--static-swift-stdlib` to run on another machine). From the top level: `make scaling`.
-// - The echo benchmark (docs/benchmarks.md, "Echo server"): `multiloop-echo-client`, the load
-//   generator; `echo-ceiling`, a minimal C epoll echo server that shows what the generator can drive.
+// - The echo benchmark (docs/benchmarks.md, "Echo server"; `make echo`): `multiloop-echo-client`,
+//   the load generator; `echo-ceiling`, a minimal C epoll echo server that shows what the generator
+//   can drive; `echo-nio`, SwiftNIO's echo server as a peer. The driver and the Python peers are in
+//   python/ (echo_bench.py, echo_server.py).
 import PackageDescription
 
 let package = Package(
@@ -19,6 +21,7 @@ let package = Package(
         .executable(name: "multiloop-scaling", targets: ["ScalingSweep"]),
         .executable(name: "multiloop-echo-client", targets: ["EchoClient"]),
         .executable(name: "echo-ceiling", targets: ["EchoCeiling"]),
+        .executable(name: "echo-nio", targets: ["EchoNIO"]),
     ],
     dependencies: [
         .package(name: "MultiLoop", path: ".."),
@@ -68,6 +71,15 @@ let package = Package(
         ),
         // The ceiling: the smallest level-triggered epoll echo server (C, one thread).
         .executableTarget(name: "EchoCeiling"),
+        // SwiftNIO's echo server (NIOEchoServer's handler) as a peer.
+        .executableTarget(
+            name: "EchoNIO",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
