@@ -36,15 +36,8 @@ final class EchoConnection {
     private(set) var startedAt: UInt64 = 0
     /// Whether the worker has asked epoll for EPOLLOUT on this connection (a write was cut short).
     var waitsForWritable = false
-    /// Whether SO_RCVLOWAT is below `size` for the rest of a reply that came in pieces.
-    private var lowWaterLowered = false
 
     /// `fd`: a connected non-blocking socket, closed with the connection.
-    ///
-    /// The socket's receive low-water mark is set to `size`: epoll reports it readable only once
-    /// the whole reply is there (or the server closed it), so a reply costs the client one
-    /// wake-up and one read however the server cuts it into pieces (the ceiling, for one, echoes
-    /// each piece as it arrives). Latency is not affected: a round trip ends with its last byte.
     init(fd: Int32, index: Int, size: Int) {
         self.fd = fd
         self.size = size
@@ -57,17 +50,11 @@ final class EchoConnection {
             state ^= state >> 27
             pattern[i] = UInt8(truncatingIfNeeded: (state &* 0x2545_F491_4F6C_DD1D) >> 56)
         }
-        setLowWaterMark(size)
     }
 
     deinit {
         close(fd)
         pattern.deallocate()
-    }
-
-    private func setLowWaterMark(_ bytes: Int) {
-        var value = Int32(clamping: bytes)
-        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// The message of the request in flight.
@@ -94,10 +81,6 @@ final class EchoConnection {
         received = 0
         mismatched = false
         startedAt = now
-        if lowWaterLowered {
-            setLowWaterMark(size)
-            lowWaterLowered = false
-        }
         return writeMore()
     }
 
@@ -132,11 +115,6 @@ final class EchoConnection {
         if received + n > sent { return .lost("the server sent bytes it had not been sent") }
         if memcmp(scratch.baseAddress!, message + received, n) != 0 { mismatched = true }
         received += n
-        if received == size { return .completed(matched: !mismatched) }
-        // A piece: the low-water mark was more than the kernel would wait for (a reply larger than
-        // the receive buffer, or the scratch buffer). Wait for the rest only.
-        setLowWaterMark(size - received)
-        lowWaterLowered = true
-        return .pending
+        return received == size ? .completed(matched: !mismatched) : .pending
     }
 }

@@ -28,7 +28,6 @@ struct RunWindow: Sendable {
 /// Runs its connections on one thread until the window ends: level-triggered epoll, EPOLLIN
 /// always, EPOLLOUT only while a write was cut short. One read per readable connection per
 /// wake-up, into one scratch buffer.
-/// (Each connection's receive low-water mark makes that wake-up come when its whole reply is there.)
 ///
 /// Everything is touched by the worker's thread while `run()` runs, and read by the main thread
 /// only after joining it.
@@ -57,9 +56,7 @@ final class EchoWorker: @unchecked Sendable {
         let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epoll >= 0, "epoll_create1 failed: \(errno)")
         defer { close(epoll) }
-        // Room for a whole reply, so that one read takes all of it (see EchoConnection.init).
-        let scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: max(256 * 1024, connections.first?.size ?? 0), alignment: 16)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { scratch.deallocate() }
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
