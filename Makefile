@@ -3,7 +3,8 @@
 # `make asan` runs the suite under AddressSanitizer with leak detection (not part of `make test`);
 # `make demo` builds release and shows threads handing work to a loop;
 # `make scaling` runs the thread-scaling sweep against the peers and writes docs/benchmarks.md's
-# tables and docs/scaling/*.png; `make bench-check` checks malloc counts against Thresholds/.
+# tables and docs/scaling/*.png, then the echo benchmark; `make echo` runs the echo-server
+# benchmark alone (docs/echo/*.png); `make bench-check` checks malloc counts against Thresholds/.
 SHELL := /bin/bash
 SWIFT ?= swift
 TSAN_SCRATCH ?= .build-tsan
@@ -19,7 +20,7 @@ ASAN_ENV := ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" \
 
 .PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke consumer demo stress bench bench-check \
 	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean \
-	module-graph module-graph-check
+	module-graph module-graph-check echo echo-build echo-run echo-report echo-smoke
 
 all: build
 
@@ -150,7 +151,7 @@ bench-thresholds: deps
 SCALING_DIR := .build-scaling
 SCALING_TITLE ?= $(shell nproc)-CPU machine
 SCALING_BIN = $$(cd Benchmarks && $(SWIFT) build -c release --show-bin-path)/multiloop-scaling
-scaling: scaling-swift scaling-python scaling-report
+scaling: scaling-swift scaling-python scaling-report echo
 
 scaling-swift: deps
 	mkdir -p $(SCALING_DIR)
@@ -172,6 +173,48 @@ scaling-report:
 		"$$PY" Benchmarks/python/report.py $(SCALING_CSVS) --out-dir $(SCALING_OUT) \
 		--markdown docs/benchmarks.md --section $(SCALING_SECTION) --title "$(SCALING_TITLE)"
 
+# The echo benchmark (docs/benchmarks.md, "Echo server"): every server (the C ceiling, MultiLoop's
+# once it has them, SwiftNIO, uvloop and asyncio, streams and protocols) x 1/10/100 KiB messages x
+# 1/10/50 connections against multiloop-echo-client, servers pinned to CPU 0 and the client to CPU 1,
+# then the tables into docs/benchmarks.md (between the echo markers) and plots into docs/echo/.
+# About 3.5 minutes on 2 CPUs with the defaults below. ECHO_ARGS replaces them (see
+# `Benchmarks/python/echo_bench.py --help`: --servers, --sizes, --connections, --repeats,
+# --server-cpus/--client-cpus/--client-threads for a bigger machine); ECHO_TITLE names the machine.
+# The MultiLoop servers are built here as soon as Benchmarks/Package.swift declares their product,
+# echo-multiloop; until then the driver skips them with a message.
+ECHO_DIR := .build-echo
+ECHO_ARGS ?= --duration 1 --warmup 0.5 --repeats 2
+ECHO_TITLE ?= $(SCALING_TITLE)
+ECHO_PRODUCTS := multiloop-echo-client echo-ceiling echo-nio \
+	$(if $(shell grep -s '"echo-multiloop"' Benchmarks/Package.swift),echo-multiloop)
+echo: echo-run echo-report
+
+echo-build: deps
+	cd Benchmarks && for product in $(ECHO_PRODUCTS); do \
+		$(SWIFT) build -c release --product $$product || exit 1; done
+
+echo-run: echo-build
+	mkdir -p $(ECHO_DIR)
+	PY=$$(Benchmarks/python/ensure-python.sh --with uvloop) && \
+		"$$PY" Benchmarks/python/echo_bench.py --csv $(ECHO_DIR)/echo.csv $(ECHO_ARGS)
+
+echo-report:
+	PY=$$(Benchmarks/python/ensure-python.sh) && \
+		"$$PY" Benchmarks/python/echo_report.py $(ECHO_DIR)/echo.csv --out-dir docs/echo \
+		--markdown docs/benchmarks.md --title "$(ECHO_TITLE)"
+
+# The echo benchmark at a glance, measuring nothing (about 30 s after the build): every server for
+# 0.2 s at one point, and the report into a scratch file. Not part of `make test`.
+echo-smoke: echo-build
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PY=$$(Benchmarks/python/ensure-python.sh --with uvloop) && \
+	"$$PY" Benchmarks/python/echo_bench.py --csv "$$tmp/echo.csv" --sizes 10240 --connections 10 \
+		--duration 0.2 --warmup 0.1 --repeats 1 && \
+	printf '# Smoke\n\n<!-- echo:begin -->\n<!-- echo:end -->\n' > "$$tmp/b.md" && \
+	"$$PY" Benchmarks/python/echo_report.py "$$tmp/echo.csv" --out-dir "$$tmp/echo" \
+		--markdown "$$tmp/b.md" --title smoke >/dev/null && \
+	grep -q "generator's headroom" "$$tmp/b.md" && echo "echo-smoke: passed"
+
 # The sweep as one self-contained binary (Swift's runtime linked in) to copy to a bigger machine:
 # $(SCALING_DIR)/multiloop-scaling needs only glibc there. See docs/benchmarks.md.
 scaling-static: deps
@@ -181,4 +224,4 @@ scaling-static: deps
 	cp $(SCALING_DIR)/static/release/multiloop-scaling $(SCALING_DIR)/multiloop-scaling
 
 clean:
-	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) .build-python .build-mutants $(CONSUMER_SCRATCH)
+	rm -rf .build $(TSAN_SCRATCH) $(ASAN_SCRATCH) Benchmarks/.build $(SCALING_DIR) $(ECHO_DIR) .build-python .build-mutants $(CONSUMER_SCRATCH)
