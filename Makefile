@@ -177,7 +177,7 @@ scaling-report:
 # once it has them, SwiftNIO, uvloop and asyncio, streams and protocols) x 1/10/100 KiB messages x
 # 1/10/50 connections against multiloop-echo-client, servers pinned to CPU 0 and the client to CPU 1,
 # then the tables into docs/benchmarks.md (between the echo markers) and plots into docs/echo/.
-# About 3.5 minutes on 2 CPUs with the defaults below. ECHO_ARGS replaces them (see
+# About 3 minutes on 2 CPUs with the defaults below. ECHO_ARGS replaces them (see
 # `Benchmarks/python/echo_bench.py --help`: --servers, --sizes, --connections, --repeats,
 # --server-cpus/--client-cpus/--client-threads for a bigger machine); ECHO_TITLE names the machine.
 # The MultiLoop servers are built here as soon as Benchmarks/Package.swift declares their product,
