@@ -74,6 +74,21 @@ extension EventLoop: TaskExecutor, SerialExecutor {
         if let job = inlineJob.take() { runJob(job) }
     }
 
+    /// Runs `body`, and then at once the first job that `body` enqueues on this loop (a task it
+    /// resumed), instead of an iteration later: what a readiness callback does when it wakes the
+    /// task reading its socket, so that one message costs one iteration, not two. Loop thread
+    /// only, from a callback the iteration runs (not nested in another such call: the outer
+    /// one would take the job).
+    package func runResumedTaskInline<T>(_ body: () throws -> T) rethrows -> T {
+        guard isOnLoopThread, !resumingInline else { return try body() }
+        resumingInline = true
+        defer {
+            resumingInline = false
+            if let job = inlineJob.take() { runJob(job) }
+        }
+        return try body()
+    }
+
     /// Runs a job on the loop thread (called by the iteration and by `close()`).
     ///
     /// Never inlined: `asUnownedTaskExecutor()` needs the loop's class metadata, the first word

@@ -175,34 +175,8 @@ extension EventLoop {
     public func sockAccept(_ fd: Int32) async throws -> (fd: Int32, address: SocketAddress) {
         guard try Socket.isNonBlocking(fd) else { throw SocketError.blockingSocket(fd) }
         while true {
-            if let accepted = try Self.acceptNow(fd) { return accepted }
+            if let accepted = try Socket.accept(fd) { return accepted }
             try await waitUntilReady(fd, forWriting: false)
-        }
-    }
-
-    /// One non-blocking `accept4`: a connection, or nil when none is pending. Retries EINTR and
-    /// skips connections that died in the queue (ECONNABORTED, EPROTO), as asyncio does.
-    package static func acceptNow(_ fd: Int32) throws(SocketError) -> (fd: Int32, address: SocketAddress)? {
-        while true {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let (accepted, code, address) = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    let accepted = ml_accept4_nonblocking(fd, raw, &length)
-                    return (accepted, errno, accepted >= 0 ? SocketAddress(raw, length: length) : nil)
-                }
-            }
-            if accepted >= 0 {
-                if address?.family != AF_UNIX {
-                    Socket.setOption(accepted, Int32(IPPROTO_TCP), Int32(TCP_NODELAY), 1)
-                }
-                return (accepted, address ?? .unix(path: ""))
-            }
-            switch code {
-            case EAGAIN, EWOULDBLOCK: return nil
-            case EINTR, ECONNABORTED, EPROTO: continue
-            default: throw SocketError(errno: code, call: "accept")
-            }
         }
     }
 

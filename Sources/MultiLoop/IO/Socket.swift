@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CMultiLoopSystem
 
 /// Making, naming and configuring the non-blocking stream sockets the loop's socket operations
 /// use. Every socket made here is non-blocking and close-on-exec.
@@ -49,6 +50,38 @@ public enum Socket {
             throw error as? SocketError ?? .invalidAddress("\(address)")
         }
     }
+
+    /// Accepts one pending connection on the listening socket `fd` without blocking: the
+    /// connection (non-blocking, close-on-exec, TCP_NODELAY; the caller owns it) and its peer's
+    /// address, or nil when none is pending. For accept loops in `addReader` callbacks; tasks use
+    /// `EventLoop.sockAccept`. Retries EINTR and skips connections that died in the queue
+    /// (ECONNABORTED, EPROTO), as asyncio does. asyncio: `sock.accept()` on a non-blocking socket.
+    ///
+    /// - Throws: `SocketError` (`.system("accept", EMFILE)` when out of descriptors, `.closed`).
+    public static func accept(_ fd: Int32) throws(SocketError) -> (fd: Int32, address: SocketAddress)? {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let (accepted, code, address) = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                    let accepted = ml_accept4_nonblocking(fd, raw, &length)
+                    return (accepted, errno, accepted >= 0 ? SocketAddress(raw, length: length) : nil)
+                }
+            }
+            if accepted >= 0 {
+                if address?.family != AF_UNIX {
+                    Socket.setOption(accepted, Int32(IPPROTO_TCP), Int32(TCP_NODELAY), 1)
+                }
+                return (accepted, address ?? .unix(path: ""))
+            }
+            switch code {
+            case EAGAIN, EWOULDBLOCK: return nil
+            case EINTR, ECONNABORTED, EPROTO: continue
+            default: throw SocketError(errno: code, call: "accept")
+            }
+        }
+    }
+
 
     /// The address a socket is bound to (`getsockname`). asyncio: `sock.getsockname()`.
     public static func localAddress(_ fd: Int32) throws(SocketError) -> SocketAddress {
