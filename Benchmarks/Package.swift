@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "multiloop-echo-client", targets: ["EchoClient"]),
         .executable(name: "echo-ceiling", targets: ["EchoCeiling"]),
         .executable(name: "echo-nio", targets: ["EchoNIO"]),
+        .executable(name: "echo-multiloop", targets: ["EchoMultiLoop"]),
     ],
     dependencies: [
         .package(name: "MultiLoop", path: ".."),
@@ -77,6 +78,14 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // MultiLoop's echo servers: streams, and the raw readiness-callback path.
+        .executableTarget(
+            name: "EchoMultiLoop",
+            dependencies: [
+                .product(name: "MultiLoop", package: "MultiLoop"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

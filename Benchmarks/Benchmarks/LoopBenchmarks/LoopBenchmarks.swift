@@ -201,4 +201,5 @@ let benchmarks: @Sendable () -> Void = {
     nioOnLoop("TimerFire.NIO.scheduleTask", timers, NIOFixture.scheduleTimers)
 
     taskBenchmarks()
+    echoBenchmarks()
 }

@@ -44,6 +44,12 @@ public enum StreamError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reader's loop is closed: a call that has to run on it (a read from another executor,
     /// a feed from another thread) cannot. asyncio: `RuntimeError("Event loop is closed")`.
     case loopClosed
+    /// `StreamWriter.write` after `close()`. asyncio ignores such writes on a closing transport;
+    /// MultiLoop says so.
+    case writeAfterClose
+    /// `StreamWriter.write` after `writeEOF()`. asyncio: `RuntimeError("Cannot call write() after
+    /// write_eof()")`.
+    case writeAfterEOF
 
     public var description: String {
         switch self {
@@ -64,6 +70,8 @@ public enum StreamError: Error, Equatable, Sendable, CustomStringConvertible {
         case .feedAfterEOF: return "feedData after feedEOF"
         case .noEventLoop: return "there is no running event loop and none set on this thread"
         case .loopClosed: return "the reader's event loop is closed"
+        case .writeAfterClose: return "write() after close()"
+        case .writeAfterEOF: return "write() after writeEOF()"
         }
     }
 }

@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The function a server calls for each connection, in a new task on the connection's loop.
+/// asyncio: `client_connected_cb`.
+public typealias ClientConnectedHandler = @Sendable (StreamReader, StreamWriter) async throws -> Void
+
+extension EventLoop {
+    /// Connects to `host`:`port` and returns the connection's two halves, running on this loop.
+    /// asyncio: `asyncio.open_connection(host, port, limit=...)`.
+    ///
+    /// The host is resolved off the loop (`getAddressInfo`); its addresses are tried in the
+    /// resolver's order until one accepts, as asyncio does without happy eyeballs.
+    ///
+    /// - Throws: the last address's `SocketError` (`.connectionRefused`, ...) when none accepts;
+    ///   `SocketError.resolutionFailed`; `StreamError.invalidLimit`; `CancellationError` (the
+    ///   half-open socket is closed).
+    public func openConnection(host: String, port: Int, limit: Int = StreamReader.defaultLimit,
+                               family: AddressFamily = .any) async throws -> (reader: StreamReader, writer: StreamWriter) {
+        let addresses = try await getAddressInfo(host: host, port: port, family: family)
+        var lastError: (any Error)?
+        for address in addresses {
+            do {
+                return try await openConnection(to: address, limit: limit)
+            } catch let error as SocketError {
+                lastError = error
+            }
+        }
+        throw lastError ?? SocketError.resolutionFailed(host: host, message: "no address")
+    }
+
+    /// Connects to the Unix socket at `path`. asyncio: `asyncio.open_unix_connection(path)`.
+    public func openUnixConnection(path: String, limit: Int = StreamReader.defaultLimit) async throws
+        -> (reader: StreamReader, writer: StreamWriter) {
+        try await openConnection(to: .unix(path: path), limit: limit)
+    }
+
+    /// Connects to `address` (numeric, or a Unix path). Throws as `openConnection(host:port:)`.
+    public func openConnection(to address: SocketAddress, limit: Int = StreamReader.defaultLimit) async throws
+        -> (reader: StreamReader, writer: StreamWriter) {
+        guard limit > 0 else { throw StreamError.invalidLimit(limit) }
+        let fd = try Socket.makeStream(for: address)
+        do {
+            try await sockConnect(fd, address)
+            return try makeStreams(connectedTo: fd, limit: limit)
+        } catch {
+            sockClose(fd)
+            throw error
+        }
+    }
+
+    /// The reader and writer of the connected socket `fd`, on this loop, reading at once. The
+    /// streams own the fd from here on (also when this throws: it is closed then).
+    /// asyncio: `StreamReaderProtocol` + `_SelectorSocketTransport` set up by `create_connection`.
+    package func makeStreams(connectedTo fd: Int32, limit: Int) throws -> (reader: StreamReader, writer: StreamWriter) {
+        let reader: StreamReader
+        do {
+            reader = try StreamReader(limit: limit, loop: self)
+        } catch {
+            sockClose(fd)
+            throw error
+        }
+        let transport = StreamTransport(loop: self, fd: fd, reader: reader)
+        reader.transport = transport
+        do {
+            try transport.start()
+        } catch {
+            transport.connectionLost(error)
+            throw error
+        }
+        return (reader, StreamWriter(transport: transport))
+    }
+
+    /// Starts a server that accepts connections on `host`:`port` and runs `clientConnected` for
+    /// each, in a new task on this loop. asyncio: `asyncio.start_server(client_connected_cb,
+    /// host, port, limit=..., backlog=..., reuse_port=...)`.
+    ///
+    /// A nil host listens on every interface; a name ("localhost") on each of its addresses.
+    /// Port 0 lets the kernel choose (one port for all of them: read it from `Server.addresses`).
+    /// The server is serving when this returns (asyncio's `start_serving=True`).
+    ///
+    /// An error thrown by `clientConnected` goes to the loop's exception handler and closes that
+    /// connection, as asyncio does.
+    ///
+    /// - Throws: `SocketError` (`.addressInUse`, `.resolutionFailed`, ...), `StreamError.invalidLimit`.
+    public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,
+                            backlog: Int32 = 100, reusePort: Bool = false,
+                            _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+        try await Server.start(loops: [self], host: host, port: port, limit: limit, backlog: backlog,
+                               reusePort: reusePort, handler: clientConnected)
+    }
+
+    /// Starts a server on the Unix socket at `path`. asyncio: `asyncio.start_unix_server(cb, path)`.
+    /// A stale socket file at `path` is replaced; the file is removed when the server closes.
+    public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                                _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+        try Server.start(loops: [self], address: .unix(path: path), limit: limit, backlog: backlog,
+                         handler: clientConnected)
+    }
+}
+
+extension LoopGroup {
+    /// Starts a server whose connections are spread over the group's loops, round-robin, each
+    /// connection staying on its loop for its whole life (see `Server` for why one acceptor).
+    /// The same parameters and rules as `EventLoop.startServer`.
+    public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,
+                            backlog: Int32 = 100,
+                            _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+        try await Server.start(loops: loops, host: host, port: port, limit: limit, backlog: backlog,
+                               reusePort: false, handler: clientConnected)
+    }
+
+    /// `startServer` on the Unix socket at `path`.
+    public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                                _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+        try Server.start(loops: loops, address: .unix(path: path), limit: limit, backlog: backlog,
+                         handler: clientConnected)
+    }
+}
+
+/// `asyncio.open_connection(host, port)`: `openConnection` on the running loop.
+/// - Throws: `EventLoopError.noRunningLoop` outside a loop's task; the rest as
+///   `EventLoop.openConnection(host:port:limit:family:)`.
+public func openConnection(host: String, port: Int, limit: Int = StreamReader.defaultLimit) async throws
+    -> (reader: StreamReader, writer: StreamWriter) {
+    try await getRunningLoop().openConnection(host: host, port: port, limit: limit)
+}
+
+/// `asyncio.open_unix_connection(path)`: `openUnixConnection` on the running loop.
+public func openUnixConnection(path: String, limit: Int = StreamReader.defaultLimit) async throws
+    -> (reader: StreamReader, writer: StreamWriter) {
+    try await getRunningLoop().openUnixConnection(path: path, limit: limit)
+}
+
+/// `asyncio.start_server(cb, host, port)`: `startServer` on the running loop.
+public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,
+                        _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+    try await getRunningLoop().startServer(host: host, port: port, limit: limit, clientConnected)
+}
+
+/// `asyncio.start_unix_server(cb, path)`: `startUnixServer` on the running loop.
+public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit,
+                            _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
+    try await getRunningLoop().startUnixServer(path: path, limit: limit, clientConnected)
+}
