@@ -43,6 +43,11 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     private var serving = true
     private var listenersClosed = false
     private var connections: [ObjectIdentifier: WeakTransport] = [:]
+    /// Accepted and handed to their loop, not yet attached there (they count as open: `waitClosed`
+    /// waits for them, and `closeClients` reaches them when they arrive).
+    private var inFlight = 0
+    /// What `closeClients` / `abortClients` asked of connections still in flight.
+    private var closingClients: ClientsClosing = .none
     private var accepted = 0
     /// The next loop to give a connection; acceptor thread only.
     private var nextLoop = 0
@@ -140,6 +145,10 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             guard let connection else { return }
             let target = loops[nextLoop % loops.count]
             nextLoop &+= 1
+            lock.withLock {
+                inFlight += 1
+                accepted += 1
+            }
             if target === acceptor {
                 attach(connection.fd, on: target)
             } else {
@@ -147,6 +156,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
                     try target.execute { [self] in attach(connection.fd, on: target) }
                 } catch {
                     Glibc.close(connection.fd)  // that loop is closed: nobody can serve it
+                    landed(nil)
                 }
             }
         }
@@ -160,15 +170,17 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         } catch {
             loop.callExceptionHandler(EventLoopErrorContext(
                 message: "cannot set up an accepted connection", error: error))
+            landed(nil)
             return
         }
         let transport = streams.writer.transport
-        let key = ObjectIdentifier(transport)
-        lock.withLock {
-            connections[key] = WeakTransport(transport)
-            accepted += 1
+        let closing = landed(transport)
+        transport.onClosed = { [weak self] in self?.connectionClosed(ObjectIdentifier(transport)) }
+        switch closing {
+        case .none: break
+        case .close: transport.close()
+        case .abort: transport.abort()
         }
-        transport.onClosed = { [weak self] in self?.connectionClosed(key) }
         let handler = self.handler
         loop.createTask(name: "connection fd=\(fd)") {
             do {
@@ -181,10 +193,25 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    /// A connection handed to its loop arrived there: registered (`transport`), or failed to set
+    /// up (nil). Returns what `closeClients`/`abortClients` asked meanwhile.
+    @discardableResult
+    private func landed(_ transport: StreamTransport?) -> ClientsClosing {
+        let (closing, done) = lock.withLock { () -> (ClientsClosing, Bool) in
+            inFlight -= 1
+            if let transport { connections[ObjectIdentifier(transport)] = WeakTransport(transport) }
+            let closing = closingClients
+            if inFlight == 0 { closingClients = .none }  // asked of those in flight only
+            return (closing, listenersClosed && connections.isEmpty && inFlight == 0)
+        }
+        if done { allClosed.set() }
+        return closing
+    }
+
     private func connectionClosed(_ key: ObjectIdentifier) {
         let done = lock.withLock { () -> Bool in
             connections[key] = nil
-            return listenersClosed && connections.isEmpty
+            return listenersClosed && connections.isEmpty && inFlight == 0
         }
         if done { allClosed.set() }
     }
@@ -220,23 +247,28 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         }
         guard done else { return }
         stopped.set()
-        if lock.withLock({ connections.isEmpty }) { allClosed.set() }
+        if lock.withLock({ connections.isEmpty && inFlight == 0 }) { allClosed.set() }
     }
 
     /// Closes every open connection of this server (after sending what each has queued).
     /// asyncio 3.13: `server.close_clients()`.
+    /// Connections accepted and still on their way to their loop are closed as they arrive.
     public func closeClients() {
-        for transport in liveConnections { transport.close() }
+        for transport in liveConnections(closing: .close) { transport.close() }
     }
 
     /// Closes every open connection at once, dropping what is queued.
     /// asyncio 3.13: `server.abort_clients()`.
     public func abortClients() {
-        for transport in liveConnections { transport.abort() }
+        for transport in liveConnections(closing: .abort) { transport.abort() }
     }
 
-    private var liveConnections: [StreamTransport] {
-        lock.withLock { connections.values.compactMap(\.transport) }
+    /// The open connections; those still in flight will be told `closing` when they land.
+    private func liveConnections(closing: ClientsClosing) -> [StreamTransport] {
+        lock.withLock {
+            if inFlight > 0 && closingClients != .abort { closingClients = closing }
+            return connections.values.compactMap(\.transport)
+        }
     }
 
     /// Waits until the server is closed and every connection it accepted is closed.
@@ -261,13 +293,16 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     /// Connections accepted so far.
     public var acceptedCount: Int { lock.withLock { accepted } }
 
-    /// Connections accepted and not yet closed.
-    public var activeConnections: Int { lock.withLock { connections.count } }
+    /// Connections accepted and not yet closed (those on their way to their loop included).
+    public var activeConnections: Int { lock.withLock { connections.count + inFlight } }
 
     public var description: String {
         "<Server \(addresses.map(\.description).joined(separator: ", "))\(isServing ? " serving" : " closed")>"
     }
 }
+
+/// What the server asked of connections that had not reached their loop yet.
+private enum ClientsClosing { case none, close, abort }
 
 /// A connection the server knows of without keeping it alive.
 private struct WeakTransport {

@@ -279,6 +279,7 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
             if gone && !over { throw SocketError.closed }
             guard over else { return }
             try await writable.wait()
+            try Task.checkCancellation()
         }
     }
 

@@ -33,7 +33,7 @@ struct ReadinessTests {
             try settle(loop)
             writeBytes(writer, Array("def".utf8))
             pair.closeSecond()
-            let removed = try done.wait(timeout: 30)
+            let removed = try done.wait(timeout: 10)
             #expect(removed, "removeReader inside the callback finds it")
         }
         #expect(received.value == Array("abcdef".utf8))
@@ -51,7 +51,7 @@ struct ReadinessTests {
             if !ran.isDone { try ran.setResult(count) }
         }
         try withLoopOnThread(loop) {
-            let written = try ran.wait(timeout: 30)
+            let written = try ran.wait(timeout: 10)
             #expect(written == 1024)
             #expect(loop.removeWriter(writerFD))
             #expect(!loop.removeWriter(writerFD))
@@ -74,7 +74,7 @@ struct ReadinessTests {
                 try done.setResult(())
             }
         }
-        try withLoopOnThread(loop) { try done.wait(timeout: 30) }
+        try withLoopOnThread(loop) { try done.wait(timeout: 10) }
         #expect(iterations.value.count == 5)
         // Once per iteration, never twice in one.
         #expect(Set(iterations.value).count == 5)
@@ -97,7 +97,7 @@ struct ReadinessTests {
         #expect(first.isCancelled)
         #expect(!second.isCancelled)
         writeBytes(pair.second, [7])
-        try withLoopOnThread(loop) { try done.wait(timeout: 30) }
+        try withLoopOnThread(loop) { try done.wait(timeout: 10) }
         #expect(firstCalls.value == 0)
         #expect(second.isCancelled, "removal cancels the handle")
     }
@@ -186,7 +186,7 @@ struct ReadinessTests {
             }
             throw TestError(code: calls.value)
         }
-        try withLoopOnThread(loop) { try done.wait(timeout: 30) }
+        try withLoopOnThread(loop) { try done.wait(timeout: 10) }
         #expect(calls.value == 2)
         #expect(log.all.map { $0.error as? TestError } == [TestError(code: 1), TestError(code: 2)])
     }
@@ -203,7 +203,7 @@ struct ReadinessTests {
         }
         try withLoopOnThread(loop) {
             pair.closeSecond()
-            let sawEOF = try eof.wait(timeout: 30)
+            let sawEOF = try eof.wait(timeout: 10)
             #expect(sawEOF)
         }
     }
@@ -226,7 +226,7 @@ struct ReadinessTests {
         }
         for pair in pairs { writeBytes(pair.second, [1]) }
         try withLoopOnThread(loop) {
-            try done.wait(timeout: 30)
+            try done.wait(timeout: 10)
             try settle(loop)
         }
         #expect(calls.value == 1)
@@ -249,7 +249,7 @@ struct ReadinessTests {
             }
             writeBytes(pair.second, [1])
         }
-        try withLoopOnThread(loop) { try done.wait(timeout: 30) }
+        try withLoopOnThread(loop) { try done.wait(timeout: 10) }
         #expect(seen.value.count == count)
     }
 }
@@ -271,7 +271,7 @@ struct ReadinessThreadTests {
                 try got.setResult(readAvailable(fd) ?? [])
             }
             writeBytes(pair.second, [1, 2, 3])
-            let bytes = try got.wait(timeout: 30)
+            let bytes = try got.wait(timeout: 10)
             #expect(bytes == [1, 2, 3])
             #expect(loop.statistics.eventfdWrites == wakeupsBefore, "epoll woke it: no eventfd write")
         }
@@ -302,7 +302,7 @@ struct ReadinessThreadTests {
     @Test("loops with watches leave no file descriptor open once closed")
     func noDescriptorLeaked() throws {
         // Other suites open fds in parallel: a leak of one per round shows as +40, noise as a few.
-        let before = openFileDescriptorCount()
+        let before = quietDescriptorCount()
         for _ in 0..<40 {
             let loop = try EventLoop()
             let pair = try SocketPair()
@@ -311,7 +311,7 @@ struct ReadinessThreadTests {
             try loop.close()
             pair.close()
         }
-        let after = openFileDescriptorCount()
+        let after = settledDescriptorCount(atMost: before + 19)
         #expect(after - before < 20, "fds before \(before), after \(after)")
     }
 }

@@ -59,7 +59,7 @@ struct SocketOperationTests {
     func clientServerRoundTrip(kind: TestListener.Kind) throws {
         let listener = try TestListener(kind)
         defer { listener.close() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let server = loop.createTask { () async throws -> [UInt8] in
                 let (connection, _) = try await loop.sockAccept(listener.fd)
@@ -99,7 +99,7 @@ struct SocketOperationTests {
     func addresses() throws {
         let listener = try TestListener(.ipv4)
         defer { listener.close() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let client = try Socket.makeStream(for: listener.address)
             defer { Glibc.close(client) }
@@ -118,7 +118,7 @@ struct SocketOperationTests {
         let listener = try TestListener(.ipv4)
         let address = listener.address
         listener.close()  // the port is free now
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let client = try Socket.makeStream(for: address)
             defer { Glibc.close(client) }
@@ -135,7 +135,7 @@ struct SocketOperationTests {
     func peerReset() throws {
         let listener = try TestListener(.ipv4)
         defer { listener.close() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let client = try Socket.makeStream(for: listener.address)
             defer { Glibc.close(client) }
@@ -161,7 +161,7 @@ struct SocketOperationTests {
     @Test("a cancelled receive leaves the socket usable: the next receive gets the bytes")
     func cancelledReceive() throws {
         let pair = try SocketPair()
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let waiting = loop.createTask { try await loop.sockRecv(pair.first, 100) }
             try await sleep(0.01)
@@ -174,11 +174,31 @@ struct SocketOperationTests {
         }
     }
 
+    @Test("a task cancelled before its receive waits throws at once and leaves no watch")
+    func cancelledBeforeWaiting() throws {
+        let pair = try SocketPair()
+        try runBounded { () async throws -> Void in
+            let loop = try getRunningLoop()
+            let task = loop.createTask { () async throws -> [UInt8] in
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await loop.sockRecv(pair.first, 10)
+            }
+            // Bounded: a wait that cancellation never ends fails here in 5 s instead of hanging.
+            var failure: (any Error)?
+            do { _ = try await waitFor(5) { try await task.value } } catch { failure = error }
+            #expect(failure != nil, "a cancelled receive throws")
+            #expect(!(failure is TimeoutError), "the wait did not end")
+            #expect(!loop.hasReader(pair.first))
+            writeBytes(pair.second, [4])
+            #expect(try await loop.sockRecv(pair.first, 10) == [4])
+        }
+    }
+
     @Test("a cancelled accept leaves the listener usable")
     func cancelledAccept() throws {
         let listener = try TestListener(.unix)
         defer { listener.close() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let waiting = loop.createTask { try await loop.sockAccept(listener.fd) }
             try await sleep(0.01)
@@ -195,7 +215,7 @@ struct SocketOperationTests {
     @Test("a send blocked on a full socket, cancelled, leaves a prefix sent and the socket usable")
     func cancelledSend() throws {
         let pair = try SocketPair()
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let big = pattern(8 << 20)
             let sending = loop.createTask { try await loop.sockSendall(pair.first, big) }
@@ -217,7 +237,7 @@ struct SocketOperationTests {
     @Test("two tasks receiving on one socket: the second is refused with .fileDescriptorBusy")
     func oneWaitPerDirection() throws {
         let pair = try SocketPair()
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let first = loop.createTask { try await loop.sockRecv(pair.first, 10) }
             try await sleep(0.01)
@@ -232,7 +252,7 @@ struct SocketOperationTests {
     @Test("sockClose ends a wait on the socket with .closed, instead of leaving it forever")
     func closingEndsWaits() throws {
         let pair = try SocketPair()
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let waiting = loop.createTask { try await loop.sockRecv(pair.first, 10) }
             try await sleep(0.01)
@@ -270,7 +290,7 @@ struct SocketOperationTests {
     @Test("negative counts, blocking sockets and bad addresses are typed errors")
     func misuse() throws {
         let pair = try SocketPair()
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             await #expect(throws: SocketError.invalidArgument("negative byte count -1")) {
                 _ = try await loop.sockRecv(pair.first, -1)
@@ -295,7 +315,7 @@ struct SocketOperationTests {
 
     @Test("host names resolve off the loop; numeric hosts at once")
     func resolution() throws {
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             #expect(try await loop.getAddressInfo(host: "127.0.0.1", port: 80) == [.ipv4(host: "127.0.0.1", port: 80)])
             #expect(try await loop.getAddressInfo(host: "::1", port: 80) == [.ipv6(host: "::1", port: 80)])
@@ -309,10 +329,10 @@ struct SocketOperationTests {
 
     @Test("socket operations leak no descriptor")
     func noDescriptorLeaked() throws {
-        let before = openFileDescriptorCount()
+        let before = quietDescriptorCount()
         for _ in 0..<30 {
             let listener = try TestListener(.ipv4)
-            try run { () async throws -> Void in
+            try runBounded { () async throws -> Void in
                 let loop = try getRunningLoop()
                 let accept = loop.createTask { try await loop.sockAccept(listener.fd) }
                 let client = try Socket.makeStream(for: listener.address)
@@ -325,7 +345,7 @@ struct SocketOperationTests {
             }
             listener.close()
         }
-        let after = openFileDescriptorCount()
+        let after = settledDescriptorCount(atMost: before + 14)
         #expect(after - before < 15, "fds before \(before), after \(after)")
     }
 }

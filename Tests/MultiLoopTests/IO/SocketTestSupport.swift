@@ -41,6 +41,23 @@ func readAvailable(_ fd: Int32, limit: Int = 65536) -> [UInt8]? {
     return Array(buffer[0..<count])
 }
 
+/// `run { body }` with the body bounded: past `seconds` it is cancelled and the test fails with
+/// `TimeoutError`, instead of hanging until the suite's time limit when a socket never becomes
+/// ready.
+func runBounded(seconds: Double = 20, _ body: @escaping @Sendable () async throws -> Void) throws {
+    try run { try await waitFor(seconds) { try await body() } }
+}
+
+/// The lowest open descriptor count of a few samples (other suites' descriptors come and go).
+func quietDescriptorCount() -> Int {
+    var lowest = Int.max
+    for _ in 0..<5 {
+        lowest = min(lowest, openFileDescriptorCount())
+        usleep(10_000)
+    }
+    return lowest
+}
+
 /// The number of open file descriptors of this process.
 func openFileDescriptorCount() -> Int {
     guard let directory = opendir("/proc/self/fd") else { return -1 }
@@ -48,6 +65,20 @@ func openFileDescriptorCount() -> Int {
     var count = 0
     while readdir(directory) != nil { count += 1 }
     return count - 3  // ".", ".." and the directory's own fd
+}
+
+/// The open descriptor count once it has come back to at most `limit`, or, if it never does
+/// within `seconds`, the lowest count seen. Other suites open descriptors in parallel (one opens
+/// 600 at once for a moment): a count taken once would blame them on the test. Their descriptors
+/// come and go; a leak stays, so a leaking test still fails here, after `seconds`.
+func settledDescriptorCount(atMost limit: Int, within seconds: Double = 10) -> Int {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    var lowest = Int.max
+    while true {
+        lowest = min(lowest, openFileDescriptorCount())
+        if lowest <= limit || ContinuousClock.now >= deadline { return lowest }
+        usleep(20_000)
+    }
 }
 
 /// Whether `fd` is open (fcntl answers).

@@ -67,7 +67,7 @@ struct StreamConnectionTests {
     func echoLinesRoundTrip(kind: TestListener.Kind) throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let (server, connect) = try await startEchoServer(kind, folder: folder)
             let (reader, writer) = try await connect()
             var random = StressRandom(seed: 7)
@@ -94,7 +94,7 @@ struct StreamConnectionTests {
     func largeMessagesAndHalfClose() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let total = 300_000
             let (server, connect) = try await startEchoServer(.ipv4, folder: folder) { reader, writer in
                 let message = try await reader.readExactly(total)
@@ -135,7 +135,7 @@ struct StreamConnectionTests {
     func drainBoundsMemory() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let release = Event()
             let received = Locked(0)
@@ -184,7 +184,7 @@ struct StreamConnectionTests {
     func peerResetReported() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let (server, connect) = try await startEchoServer(.ipv4, folder: folder) { _, writer in
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 setsockopt(writer.fileDescriptor, SOL_SOCKET, SO_LINGER, &linger,
@@ -213,7 +213,7 @@ struct StreamConnectionTests {
     func handlerErrorClosesConnection() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let log = ErrorLog()
             log.install(on: loop)
@@ -233,7 +233,7 @@ struct StreamConnectionTests {
     func writeAfterClose() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let (server, connect) = try await startEchoServer(.ipv4, folder: folder)
             let (_, writer) = try await connect()
             writer.close()
@@ -252,7 +252,7 @@ struct StreamConnectionTests {
     func closedServerRefuses() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let (server, connect) = try await startEchoServer(.ipv4, folder: folder)
             let serving = loop.createTask { try await server.serveForever() }
@@ -269,7 +269,7 @@ struct StreamConnectionTests {
     func cancellingServeForever() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let (server, _) = try await startEchoServer(.unix, folder: folder)
             let serving = loop.createTask { try await server.serveForever() }
@@ -284,7 +284,7 @@ struct StreamConnectionTests {
 
     @Test("connecting where nobody listens: .connectionRefused; a bad limit: .invalidLimit")
     func connectionErrors() throws {
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let listener = try TestListener(.ipv4)
             let port = listener.address.port!
             listener.close()
@@ -304,9 +304,9 @@ struct StreamConnectionTests {
     func noDescriptorLeaked() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let before = openFileDescriptorCount()
+        let before = quietDescriptorCount()
         for round in 0..<20 {
-            try run { () async throws -> Void in
+            try runBounded { () async throws -> Void in
                 let (server, connect) = try await startEchoServer(round % 2 == 0 ? .ipv4 : .unix, folder: folder)
                 let (reader, writer) = try await connect()
                 try writer.write(Array("hello\n".utf8))
@@ -317,7 +317,7 @@ struct StreamConnectionTests {
                 try await server.waitClosed()
             }
         }
-        let after = openFileDescriptorCount()
+        let after = settledDescriptorCount(atMost: before + 14)
         #expect(after - before < 15, "fds before \(before), after \(after)")
     }
 }
@@ -344,9 +344,9 @@ struct GroupServerTests {
                 }
                 writer.close()
             }
-        }.wait(timeout: 30)
+        }.wait(timeout: 10)
         let port = server.addresses[0].port!
-        try run { () async throws -> Void in
+        try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let clients = (0..<8).map { index in
                 loop.createTask { () async throws -> Bool in
@@ -365,9 +365,63 @@ struct GroupServerTests {
             for client in clients { #expect(try await client.value) }
         }
         server.close()
-        try group.submitTask(to: 1) { try await server.waitClosed() }.wait(timeout: 30)
+        try group.submitTask(to: 1) { try await server.waitClosed() }.wait(timeout: 10)
         #expect(seen.value == [0: 2, 1: 2, 2: 2, 3: 2])
         #expect(moved.value == 0)
         #expect(server.acceptedCount == 8)
     }
+
+    @Test("a connection on its way to a busy loop when the server closes: closeClients reaches it and waitClosed waits for it")
+    func connectionInFlightAtClose() throws {
+        let group = try LoopGroup(loops: 2, name: "in-flight")
+        defer { _ = try? group.syncShutdownGracefully() }
+        let server = try group.submitTask(to: 0) {
+            try await group.startServer(host: "127.0.0.1", port: 0, echoLines)
+        }.wait(timeout: 10)
+        let port = server.addresses[0].port!
+        // Loop 1 is busy: the second connection waits in its lane, accepted but not attached.
+        try group.loop(at: 1).execute { usleep(300_000) }
+        let clients = [BlockingClient(port: port), BlockingClient(port: port)]
+        defer { clients.forEach { $0.close() } }
+        usleep(100_000)  // both accepted by now; the second waits for loop 1 (busy for 300 ms)
+        #expect(server.acceptedCount == 2, "accepted counts at the accept")
+        #expect(server.activeConnections == 2, "the one in flight counts as open")
+        server.close()
+        server.closeClients()
+        try group.submitTask(to: 0) { try await server.waitClosed() }.wait(timeout: 10)
+        #expect(server.activeConnections == 0)
+        for client in clients { #expect(client.readUntilEOF(), "closeClients closed it") }
+    }
+}
+
+/// A blocking TCP client on 127.0.0.1 (for tests that must not need a loop of their own).
+final class BlockingClient: @unchecked Sendable {
+    let fd: Int32
+
+    init(port: Int) {
+        fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// Reads until EOF (true) or an error or the 10 s receive timeout (false).
+    func readUntilEOF() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, 256, 0) }
+            if count == 0 { return true }
+            if count < 0 { return false }
+        }
+    }
+
+    func close() { Glibc.close(fd) }
 }
