@@ -2,13 +2,14 @@
 public struct StressConfiguration: Sendable, Codable, Equatable {
     /// Loops of the group under test.
     public var loops: Int
-    /// External producer threads (fan-in, shutdown, faults).
+    /// External producer threads (fan-in, shutdown, faults); the sockets scenario's clients get as
+    /// many loops of their own.
     public var producers: Int
     /// Seconds for the whole run, shared equally by the scenarios (used when `count` is nil).
     /// `StressScenario.run` takes it as the scenario's own time.
     public var duration: Double
     /// Operations per scenario instead of a duration (what an operation is depends on the
-    /// scenario: a callback, a hop, a timer, a critical section, a submission).
+    /// scenario: a callback, a hop, a timer, a critical section, a submission, a reply).
     public var count: Int?
     /// Seed of every random choice (delays, cancellations, faults), so a failing run can be
     /// repeated.

@@ -9,6 +9,7 @@ public enum StressScenario: String, CaseIterable, Sendable, Codable {
     case tasks
     case shutdown
     case faults
+    case sockets
 
     /// One paragraph for `--help`.
     public var help: String {
@@ -37,6 +38,13 @@ public enum StressScenario: String, CaseIterable, Sendable, Codable {
             return "Callbacks that throw, tasks that fail, producer threads that exit mid-stream. The loops keep "
                 + "going, every error is reported exactly once, and the work of exited producers all runs. "
                 + "Latency: submission to execution."
+        case .sockets:
+            return "Echo servers (TCP on 127.0.0.1 and Unix) on the group, loops x 8 clients on its loops and on "
+                + "their own, messages of 1 byte to 64 KiB; connections reset, closed early and half-closed at "
+                + "random, and the servers restarted. Every reply is the message sent on that connection, every "
+                + "byte once, in order; a connection's replies are all its messages unless it was cut (then a "
+                + "prefix); every closed server reports its connections closed; no descriptor leaks. Latency: one "
+                + "message's round trip."
         }
     }
 
@@ -54,6 +62,7 @@ public enum StressScenario: String, CaseIterable, Sendable, Codable {
             case .tasks: outcome = try TasksScenario.run(context)
             case .shutdown: outcome = try ShutdownScenario.run(context)
             case .faults: outcome = try FaultsScenario.run(context)
+            case .sockets: outcome = try SocketsScenario.run(context)
             }
         } catch {
             context.violation("scenario could not run", expected: "to start", seen: "\(error)")

@@ -7,7 +7,7 @@ import MultiLoopStress
 
 /// A scenario on the command line: one of `StressScenario`, or `all`.
 enum ScenarioChoice: String, ExpressibleByArgument, CaseIterable {
-    case fanIn = "fan-in", ring, timers, tasks, shutdown, faults, all
+    case fanIn = "fan-in", ring, timers, tasks, shutdown, faults, sockets, all
 
     var scenarios: [StressScenario] {
         self == .all ? StressScenario.allCases : [StressScenario(rawValue: rawValue)!]
@@ -30,7 +30,7 @@ struct StressCommand: ParsableCommand {
             violation (the first ones are described), 2 on bad usage.
             """)
 
-    @Argument(help: "Scenarios to run (fan-in, ring, timers, tasks, shutdown, faults, all).")
+    @Argument(help: "Scenarios to run (fan-in, ring, timers, tasks, shutdown, faults, sockets, all).")
     var scenarios: [ScenarioChoice] = []
 
     @Option(help: "Loops in the group (default: the usable CPUs).")
