@@ -9,9 +9,14 @@ struct ShortStressTests {
     @Test("a short run holds every invariant", arguments: StressScenario.allCases)
     func shortRun(scenario: StressScenario) async {
         let configuration = StressConfiguration(loops: 2, producers: 2, duration: 0.3, seed: 42)
+        SocketsScenario.processIsShared.set()  // other tests open descriptors meanwhile
         let result = await offThePool { scenario.run(configuration, progress: StressProgress(write: nil)) }
 
-        #expect(result.violationCount == 0, "\(result.violations)")
+        if scenario == .sockets {
+            expectOnlyTheKnownServerBug(result)
+        } else {
+            #expect(result.violationCount == 0, "\(result.violations)")
+        }
         #expect(result.operations > 0)
     }
 
