@@ -24,7 +24,7 @@ expect_status 2 stress --duration 1 --count 5
 expect_status 2 stress --count abc
 expect_status 2 frobnicate
 expect_status 0 stress --help
-for word in fan-in ring timers tasks shutdown faults all --loops --producers --duration --count --seed --pin --spin-us --json --quiet; do
+for word in fan-in ring timers tasks shutdown faults sockets all --loops --producers --duration --count --seed --pin --spin-us --json --quiet; do
     grep -q -- "$word" /tmp/multiloop-cli.out || { echo "FAIL: stress --help does not mention $word"; failures=$((failures + 1)); }
 done
 expect_status 0 stress fan-in --count 20000 --loops 2 --producers 2 --quiet
