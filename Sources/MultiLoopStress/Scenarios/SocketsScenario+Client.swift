@@ -52,7 +52,9 @@ extension SocketsScenario {
             budget.map { replied + outstanding < $0 } ?? !context.timeIsUp
         }
 
-        func started(_ writer: StreamWriter?, doing what: String) {
+        /// Says what the client is doing now, and which connection the watchdog may reset (nil:
+        /// none).
+        func now(_ what: String, connection writer: StreamWriter? = nil) {
             lock.withLock {
                 currentWriter = writer
                 doing = what
@@ -152,7 +154,7 @@ extension SocketsScenario {
             guard let (generation, reader, writer) = await connect(client, shared) else { break }
             await runConnection(client, generation, reader, writer, shared)
         }
-        client.started(nil, doing: "done")
+        client.now("done")
     }
 
     /// Opens a connection to the current generation; nil when the time is up, or after repeated
@@ -164,7 +166,7 @@ extension SocketsScenario {
             let generation = shared.current
             let unix = client.random.below(2) == 0
             let address = unix ? generation.unixAddress : generation.tcpAddress
-            client.started(nil, doing: "connecting to \(address) (generation \(generation.number))")
+            client.now("connecting to \(address) (generation \(generation.number))")
             generation.clientsBegun.add()
             do {
                 let (reader, writer) = try await client.loop.openConnection(to: address)
@@ -202,7 +204,7 @@ extension SocketsScenario {
         let plan = Plan(&client.random)
         let connection = Connection(client: client.index, number: number)
         let watchdogMark = client.watchdogAborts.value
-        client.started(writer, doing: "connection \(number) to generation \(generation.number)")
+        client.now("connection \(number) to generation \(generation.number)", connection: writer)
         client.steps.add()
         // The reader's work list: a sequence number per message written, nil after the last.
         let queue = AsyncQueue<Int?>(maxSize: plan.window)
@@ -227,9 +229,9 @@ extension SocketsScenario {
         }
         if ending != .broken, client.watchdogAborts.value != watchdogMark { ending = .broken }
         writer.close()
-        client.started(writer, doing: "closing connection \(number)")  // the watchdog may still reset it
+        client.now("closing connection \(number)", connection: writer)  // the watchdog may still reset it
         try? await writer.waitClosed()
-        client.started(nil, doing: "between connections")
+        client.now("between connections")
         shared.context.violations.record(connection.replies.finish(ending))
         tally(ending, connection, client)
         client.outstanding = 0  // lost with their connection, if any: sent again on the next
