@@ -12,11 +12,7 @@ struct ShortStressTests {
         SocketsScenario.processIsShared.set()  // other tests open descriptors meanwhile
         let result = await offThePool { scenario.run(configuration, progress: StressProgress(write: nil)) }
 
-        if scenario == .sockets {
-            expectOnlyTheKnownServerBug(result)
-        } else {
-            #expect(result.violationCount == 0, "\(result.violations)")
-        }
+        #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
     }
 

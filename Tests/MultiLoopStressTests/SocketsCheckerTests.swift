@@ -247,7 +247,7 @@ struct SocketsCheckerTests {
             StressScenario.sockets.run(StressConfiguration(loops: 2, producers: 2, duration: 2, seed: 11),
                                        progress: StressProgress(write: nil))
         }
-        expectOnlyTheKnownServerBug(result)
+        #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations > 0)
         #expect(result.latency != nil)
         for detail in ["restarts", "connections", "unix connections", "complete", "half-closed", "aborted",
@@ -265,20 +265,7 @@ struct SocketsCheckerTests {
             StressScenario.sockets.run(StressConfiguration(loops: 2, producers: 2, count: 3_000, seed: 12),
                                        progress: StressProgress(write: nil))
         }
-        expectOnlyTheKnownServerBug(result)
+        #expect(result.violationCount == 0, "\(result.violations)")
         #expect(result.operations == 3_000)
-    }
-}
-
-/// No violation but the one `Server` is known to commit (docs/stress.md, "sockets"): `waitClosed`
-/// returns while connections it accepted before `close()`, not yet handed to their loop, are
-/// still open. Recorded as a known issue when it shows, so that the rest is checked exactly.
-func expectOnlyTheKnownServerBug(_ result: StressScenarioResult) {
-    let known = result.details[SocketsChecker.waitClosedEarly] ?? 0
-    #expect(result.violationCount == known, "\(result.violations)")
-    if known > 0 {
-        withKnownIssue("Server.waitClosed returned before every accepted connection was closed", isIntermittent: true) {
-            Issue.record("\(known) generation(s): \(result.violations.filter { $0.kind == SocketsChecker.waitClosedEarly })")
-        }
     }
 }
