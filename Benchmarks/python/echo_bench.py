@@ -16,7 +16,7 @@ from one repetition to the next), so what disturbs the machine meanwhile hits th
 Servers (SERVERS below is the table; a server is a command line that listens on {host}:{port}
 and echoes every byte back until SIGTERM): echo-ceiling (the minimal C epoll server: the ceiling
 that shows the client is not the bottleneck), multiloop-streams and multiloop-protocols
-(MultiLoop; skipped with a message until Benchmarks/.build/release/echo-multiloop exists), nio
+(MultiLoop: Benchmarks/Sources/EchoMultiLoop; skipped with a message if not built), nio
 (SwiftNIO), uvloop-streams, uvloop-protocols, asyncio-streams, asyncio-protocols (echo_server.py,
 with the interpreter given by --python, which needs uvloop for the uvloop ones).
 
@@ -52,10 +52,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # (the first word must be an executable file), or "uvloop" (the interpreter must import uvloop).
 # A server whose needs are not met is skipped with a message, and the run goes on without it.
 #
-# The MultiLoop servers plug in here: `echo-multiloop`, an executable of the Benchmarks
-# package, with `--impl streams` (start_server-style: read, write, drain) and
-# `--impl protocols` (data_received -> write), `--host`, `--port` and `--threads` (loops; 1
-# by default), running until SIGTERM. Until that product exists they are skipped.
+# The MultiLoop servers: `echo-multiloop` (Benchmarks/Sources/EchoMultiLoop), with
+# `--impl streams` (start_server-style: read, write, drain) and `--impl protocols` (the raw
+# readiness callbacks: recv, send), `--host`, `--port` and `--threads` (loops; 1 by default),
+# running until SIGTERM.
 SERVERS = [
     ("echo-ceiling", ["{bin}/echo-ceiling", "--host", "{host}", "--port", "{port}"], "binary"),
     ("multiloop-streams", ["{bin}/echo-multiloop", "--impl", "streams", "--host", "{host}",

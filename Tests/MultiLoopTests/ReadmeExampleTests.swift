@@ -58,6 +58,27 @@ struct ReadmeExampleTests {
         let report = try group.syncShutdownGracefully()
         #expect(report == LoopGroupShutdownReport(loops: (0..<group.count).map { LoopGroupShutdownReport.Loop(index: $0) }))
     }
+
+    @Test("the README's echo example returns the line it sent")
+    func readmeEchoExample() throws {
+        let reply = try run {
+            let server = try await startServer(host: "127.0.0.1", port: 0) { reader, writer in
+                while case let line = try await reader.readLine(), !line.isEmpty {
+                    try writer.write(line)
+                    try await writer.drain()
+                }
+                writer.close()
+            }
+            let (reader, writer) = try await openConnection(host: "127.0.0.1", port: server.addresses[0].port!)
+            try writer.write("hello\n")
+            let line = try await reader.readLine()
+            writer.close()
+            server.close()
+            try await server.waitClosed()
+            return String(decoding: line, as: UTF8.self)
+        }
+        #expect(reply == "hello\n")
+    }
 }
 
 /// The README's counter class, as written there.

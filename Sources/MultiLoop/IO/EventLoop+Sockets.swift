@@ -16,7 +16,7 @@ import CMultiLoopSystem
 /// ## Cancellation
 /// A task cancelled while it waits throws `CancellationError`; the watch is removed and nothing
 /// was read or written by the waiting call, so the socket stays usable (a later `sockRecv` gets
-/// the bytes). `sockSendall` may have sent a prefix before it waited: that prefix is on the
+/// the bytes). `sockSendAll` may have sent a prefix before it waited: that prefix is on the
 /// wire, as in asyncio. A cancelled `sockConnect` leaves the socket mid-connect: close it.
 ///
 /// ## One operation per direction
@@ -93,7 +93,7 @@ extension EventLoop {
     ///
     /// - Throws: `SocketError` (`.brokenPipe` when the peer has closed, `.connectionReset`,
     ///   `.closed`), `CancellationError` (a prefix may have been sent), `EventLoopError`.
-    public func sockSendall(_ fd: Int32, _ bytes: [UInt8]) async throws {
+    public func sockSendAll(_ fd: Int32, _ bytes: [UInt8]) async throws {
         var sent = 0
         while true {
             sent += try bytes.withUnsafeBytes { buffer throws(SocketError) in
@@ -104,9 +104,9 @@ extension EventLoop {
         }
     }
 
-    /// Sends all of `buffer`; see `sockSendall(_:_:)`. The buffer must stay valid until this
+    /// Sends all of `buffer`; see `sockSendAll(_:_:)`. The buffer must stay valid until this
     /// returns.
-    public func sockSendall(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) async throws {
+    public func sockSendAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) async throws {
         var sent = 0
         while true {
             sent += try Self.sendNow(fd, UnsafeRawBufferPointer(rebasing: buffer[sent...]))
@@ -180,7 +180,7 @@ extension EventLoop {
         }
     }
 
-    /// Closes `fd`, first ending every wait on it: a task in `sockRecv`, `sockSendall`,
+    /// Closes `fd`, first ending every wait on it: a task in `sockRecv`, `sockSendAll`,
     /// `sockAccept` or `sockConnect` on this socket throws `SocketError.closed`, and its reader
     /// and writer callbacks are removed. asyncio has no such call (closing a socket that a
     /// coroutine waits on leaves it waiting).

@@ -53,7 +53,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] {
 
 /// CPython's test_sock_lowlevel (sock_connect/sock_sendall/sock_recv/sock_recv_into/sock_accept,
 /// their cancellation, huge content, Unix sockets) against real loopback sockets.
-@Suite("socket operations (sockConnect, sockAccept, sockRecv, sockSendall)", .timeLimit(.minutes(5)))
+@Suite("socket operations (sockConnect, sockAccept, sockRecv, sockSendAll)", .timeLimit(.minutes(5)))
 struct SocketOperationTests {
     @Test("connect, accept, send and receive, every byte in order", arguments: TestListener.Kind.allCases)
     func clientServerRoundTrip(kind: TestListener.Kind) throws {
@@ -69,7 +69,7 @@ struct SocketOperationTests {
                     let chunk = try await loop.sockRecv(connection, 4096)
                     if chunk.isEmpty { break }
                     received += chunk
-                    try await loop.sockSendall(connection, chunk)
+                    try await loop.sockSendAll(connection, chunk)
                 }
                 return received
             }
@@ -77,7 +77,7 @@ struct SocketOperationTests {
             defer { Glibc.close(client) }
             try await loop.sockConnect(client, listener.address)
             let message = pattern(100_000)
-            let sender = loop.createTask { try await loop.sockSendall(client, message) }
+            let sender = loop.createTask { try await loop.sockSendAll(client, message) }
             var echoed: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 7_001)  // odd size: partial reads
             while echoed.count < message.count {
@@ -149,7 +149,7 @@ struct SocketOperationTests {
             await #expect(throws: SocketError.connectionReset) { _ = try await loop.sockRecv(client, 10) }
             var sendError: (any Error)?
             do {
-                for _ in 0..<100 { try await loop.sockSendall(client, pattern(1024)) }
+                for _ in 0..<100 { try await loop.sockSendAll(client, pattern(1024)) }
             } catch {
                 sendError = error
             }
@@ -218,7 +218,7 @@ struct SocketOperationTests {
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
             let big = pattern(8 << 20)
-            let sending = loop.createTask { try await loop.sockSendall(pair.first, big) }
+            let sending = loop.createTask { try await loop.sockSendAll(pair.first, big) }
             try await sleep(0.01)
             #expect(loop.hasWriter(pair.first), "the send waits for room")
             sending.cancel()
@@ -229,7 +229,7 @@ struct SocketOperationTests {
             while let chunk = readAvailable(pair.second), !chunk.isEmpty { drained += chunk.count }
             #expect(drained > 0 && drained < big.count)
             #expect(Array(big[0..<drained]) == Array(big[0..<drained]))
-            try await loop.sockSendall(pair.first, [9, 9])
+            try await loop.sockSendAll(pair.first, [9, 9])
             #expect(try await loop.sockRecv(pair.second, 10) == [9, 9])
         }
     }
@@ -338,7 +338,7 @@ struct SocketOperationTests {
                 let client = try Socket.makeStream(for: listener.address)
                 try await loop.sockConnect(client, listener.address)
                 let (connection, _) = try await accept.value
-                try await loop.sockSendall(client, [1])
+                try await loop.sockSendAll(client, [1])
                 _ = try await loop.sockRecv(connection, 1)
                 loop.sockClose(connection)
                 loop.sockClose(client)
