@@ -149,8 +149,11 @@ extension EventLoop {
             if rc == 0 { return }
             let code = errno
             switch code {
-            case EINPROGRESS, EINTR:
-                // Connecting in the background (after EINTR too): writable when it is done.
+            case EISCONN:
+                return  // connected already (a connect that completed before this call)
+            case EINPROGRESS, EINTR, EALREADY:
+                // Connecting in the background (after EINTR too; EALREADY: an earlier connect of
+                // this socket is still going): writable when it is done.
                 try await waitUntilReady(fd, forWriting: true)
                 let result = Socket.pendingError(fd)
                 guard result == 0 else { throw SocketError(errno: result, call: "connect") }

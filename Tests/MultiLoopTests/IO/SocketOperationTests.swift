@@ -194,6 +194,44 @@ struct SocketOperationTests {
         }
     }
 
+    @Test("a connect still in progress, cancelled, throws and leaves no watch")
+    func cancelledConnect() throws {
+        // A listener whose accept queue is full drops new SYNs: a connect to it stays in progress.
+        let listener = try Socket.listen(on: .ipv4(host: "127.0.0.1", port: 0), backlog: 0)
+        defer { Glibc.close(listener) }
+        let address = try Socket.localAddress(listener)
+        try runBounded { () async throws -> Void in
+            let loop = try getRunningLoop()
+            var fillers: [Int32] = []
+            defer { fillers.forEach { Glibc.close($0) } }
+            var pending: Int32 = -1
+            for _ in 0..<8 where pending < 0 {
+                let fd = try Socket.makeStream(for: address)
+                let rc = try address.withSockAddr { Glibc.connect(fd, $0, $1) }
+                if rc != 0 && errno == EINPROGRESS {
+                    usleep(50_000)
+                    if Socket.pendingError(fd) == 0 && (try? Socket.peerAddress(fd)) == nil {
+                        pending = fd  // still connecting: retry it through the loop
+                        continue
+                    }
+                }
+                fillers.append(fd)
+            }
+            #expect(pending >= 0, "the kernel kept completing connects to a full listener")
+            guard pending >= 0 else { return }
+            fillers.append(pending)
+            // The queue is full: a fresh socket's connect stays in progress too.
+            let fd = try Socket.makeStream(for: address)
+            fillers.append(fd)
+            let connecting = loop.createTask { try await loop.sockConnect(fd, address) }
+            try await sleep(0.05)
+            #expect(loop.hasWriter(fd), "the connect waits for the socket to be writable")
+            connecting.cancel()
+            await #expect(throws: CancelledError.self) { try await connecting.value }
+            #expect(!loop.hasWriter(fd), "cancellation removed the watch")
+        }
+    }
+
     @Test("a cancelled accept leaves the listener usable")
     func cancelledAccept() throws {
         let listener = try TestListener(.unix)
