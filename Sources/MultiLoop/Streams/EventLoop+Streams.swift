@@ -64,6 +64,9 @@ extension EventLoop {
             throw error
         }
         let transport = StreamTransport(loop: self, fd: fd, reader: reader)
+        // The reader's loop-thread state, set here on whatever thread connects: nobody else holds
+        // the reader yet, and the loop first touches it in a reader callback, which it finds
+        // under the watch lock that `start()` takes after this write (happens-before).
         reader.transport = transport
         do {
             try transport.start()
