@@ -34,7 +34,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import DASH, link, log_ticks, md_table, si, si_short, three_digits  # noqa: E402
+from report import (DASH, DataError, insert_section, link, log_ticks, md_table, si,  # noqa: E402
+                    si_short, three_digits)
 
 HEADER = ["server", "size", "connections", "repeat", "requests", "seconds", "requests_per_sec",
           "p50_us", "p99_us", "max_us", "mean_us", "bytes", "errors", "client_cpu_percent",
@@ -63,8 +64,6 @@ RATIO_TO = ["uvloop-streams", "nio"]
 CLIENT_BUSY = 90.0
 
 
-class DataError(Exception):
-    pass
 
 
 def read_rows(path):
@@ -347,24 +346,6 @@ def section(points, args, images):
                     "other jobs share the machine)."]
     out += [""] + table
     return "\n".join(out) + "\n"
-
-
-def insert_section(md_path, name, body):
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    try:
-        with open(md_path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise DataError(f"{md_path}: cannot read: {e.strerror}")
-    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
-        raise DataError(f"{md_path}: the markers {begin} and {end} must appear once each, "
-                        "begin before end")
-    i, j = text.index(begin) + len(begin), text.index(end)
-    new = text[:i] + "\n" + body + text[j:]
-    if new != text:
-        with open(md_path, "w", encoding="utf-8") as f:
-            f.write(new)
-    return new != text
 
 
 def write_results(points, out_dir):

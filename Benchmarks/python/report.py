@@ -665,7 +665,10 @@ def link(path, md_dir):
     return os.path.relpath(os.path.abspath(path), md_dir).replace(os.sep, "/")
 
 
-def insert_section(md_path, name, title, body):
+def insert_section(md_path, name, body, heading=None):
+    """Replaces what stands between the `name` markers of `md_path` with `body`. Without the
+    markers: appends them under `## heading`, or, with no heading, refuses (DataError).
+    Returns whether the file changed."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     try:
         with open(md_path, encoding="utf-8") as f:
@@ -673,10 +676,10 @@ def insert_section(md_path, name, title, body):
     except OSError as e:
         raise DataError(f"{md_path}: cannot read: {e.strerror}")
     nb, ne = text.count(begin), text.count(end)
-    if nb == 0 and ne == 0:
+    if nb == 0 and ne == 0 and heading is not None:
         if text and not text.endswith("\n"):
             text += "\n"
-        new = text + f"\n## Thread scaling ({title})\n\n{begin}\n{body}{end}\n"
+        new = text + f"\n## {heading}\n\n{begin}\n{body}{end}\n"
     elif nb == 1 and ne == 1 and text.index(begin) < text.index(end):
         i = text.index(begin) + len(begin)
         j = text.index(end)
@@ -747,8 +750,8 @@ def main(argv=None):
         for p in stale:  # plots of an earlier run whose workload is no longer in the data
             os.remove(p)
         results = write_results(data, args.out_dir)
-        changed = insert_section(args.markdown, args.section, args.title,
-                                 section(data, args, images))
+        changed = insert_section(args.markdown, args.section, section(data, args, images),
+                                 heading=f"Thread scaling ({args.title})")
     except DataError as e:
         print(f"report.py: error: {e}", file=sys.stderr)
         return 1
