@@ -28,9 +28,7 @@ extension EventLoop {
     @discardableResult
     public func addReader(file: StaticString = #fileID, line: UInt = #line, _ fd: Int32,
                           _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle = ReadinessCallbackHandle(fd: fd, interest: .readable, file: file, line: line, body: callback)
-        try ioWatchers.watch(handle)
-        return handle
+        try watch(fd, for: .readable, file: file, line: line, callback)
     }
 
     /// Stops calling the reader of `fd`. asyncio: `loop.remove_reader(fd)`.
@@ -51,7 +49,12 @@ extension EventLoop {
     @discardableResult
     public func addWriter(file: StaticString = #fileID, line: UInt = #line, _ fd: Int32,
                           _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
-        let handle = ReadinessCallbackHandle(fd: fd, interest: .writable, file: file, line: line, body: callback)
+        try watch(fd, for: .writable, file: file, line: line, callback)
+    }
+
+    private func watch(_ fd: Int32, for interest: IOInterest, file: StaticString, line: UInt,
+                       _ callback: @escaping @Sendable () throws -> Void) throws(EventLoopError) -> Handle {
+        let handle = ReadinessCallbackHandle(fd: fd, interest: interest, file: file, line: line, body: callback)
         try ioWatchers.watch(handle)
         return handle
     }
@@ -73,9 +76,7 @@ extension EventLoop {
     /// iteration's step 3b when it did not sleep. Loop thread.
     func pollReadiness() {
         guard ioWatchers.hasWatches else { return }
-        let count = _MultiLoopSystem.ml_epoll_wait_events(
-            waker.epollFD, ioWatchers.events, IOWatchers.eventCapacity, 0)
-        if count > 0 { ioWatchers.collect(Int(count), into: &ready) }
+        sleepForReadiness(timeoutNanoseconds: 0)
     }
 
     /// Sleeps in epoll until a wake-up, a ready fd or the timeout, then queues the callbacks of

@@ -90,10 +90,7 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
 
     /// Starts reading: registers the reader callback. Call once, after `reader.transport` is set.
     func start() throws(EventLoopError) {
-        try lock.withLock { () throws(EventLoopError) in
-            try loop.addReader(fd) { [self] in readReady() }
-            readerRegistered = true
-        }
+        try lock.withLock { () throws(EventLoopError) in try startReadingLocked() }
     }
 
     // MARK: Reading (loop thread)
@@ -136,6 +133,12 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
     }
 
     /// Under `lock`.
+    private func startReadingLocked() throws(EventLoopError) {
+        try loop.addReader(fd) { [self] in readReady() }
+        readerRegistered = true
+    }
+
+    /// Under `lock`.
     private func stopReadingLocked() {
         if readerRegistered {
             loop.removeReader(fd)
@@ -154,7 +157,7 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
         lock.withLock {
             readingPaused = false
             guard !readerRegistered, !readingStopped, !closing, !fdClosed else { return }
-            if (try? loop.addReader(fd, { [self] in readReady() })) != nil { readerRegistered = true }
+            try? startReadingLocked()
         }
     }
 

@@ -37,6 +37,18 @@ struct TestListener {
         var description: String { "\(self == .ipv4 ? "IPv4" : self == .ipv6 ? "IPv6" : "Unix")" }
     }
 
+    /// A client socket connected to this listener through `loop` (`sockConnect`), and the
+    /// connection `sockAccept` gave for it, with the peer address it reported. The caller closes
+    /// both.
+    func connect(on loop: EventLoop) async throws -> (client: Int32, connection: Int32, peer: SocketAddress) {
+        let (fd, address) = (self.fd, self.address)
+        let accept = loop.createTask { try await loop.sockAccept(fd) }
+        let client = try Socket.makeStream(for: address)
+        try await loop.sockConnect(client, address)
+        let (connection, peer) = try await accept.value
+        return (client, connection, peer)
+    }
+
     func close() {
         Glibc.close(fd)
         if let folder, case .unix(let path) = address {
@@ -101,12 +113,8 @@ struct SocketOperationTests {
         defer { listener.close() }
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let client = try Socket.makeStream(for: listener.address)
-            defer { Glibc.close(client) }
-            let accept = loop.createTask { try await loop.sockAccept(listener.fd) }
-            try await loop.sockConnect(client, listener.address)
-            let (connection, peer) = try await accept.value
-            defer { Glibc.close(connection) }
+            let (client, connection, peer) = try await listener.connect(on: loop)
+            defer { Glibc.close(client); Glibc.close(connection) }
             #expect(peer == (try Socket.localAddress(client)))
             #expect((try Socket.peerAddress(client)) == listener.address)
             #expect(try Socket.isNonBlocking(connection), "accepted sockets are non-blocking")
@@ -137,11 +145,8 @@ struct SocketOperationTests {
         defer { listener.close() }
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let client = try Socket.makeStream(for: listener.address)
+            let (client, connection, _) = try await listener.connect(on: loop)
             defer { Glibc.close(client) }
-            let accept = loop.createTask { try await loop.sockAccept(listener.fd) }
-            try await loop.sockConnect(client, listener.address)
-            let (connection, _) = try await accept.value
             // SO_LINGER 0: close sends a reset instead of a FIN.
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             setsockopt(connection, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -372,10 +377,7 @@ struct SocketOperationTests {
             let listener = try TestListener(.ipv4)
             try runBounded { () async throws -> Void in
                 let loop = try getRunningLoop()
-                let accept = loop.createTask { try await loop.sockAccept(listener.fd) }
-                let client = try Socket.makeStream(for: listener.address)
-                try await loop.sockConnect(client, listener.address)
-                let (connection, _) = try await accept.value
+                let (client, connection, _) = try await listener.connect(on: loop)
                 try await loop.sockSendAll(client, [1])
                 _ = try await loop.sockRecv(connection, 1)
                 loop.sockClose(connection)
