@@ -25,8 +25,9 @@ extension StreamReader {
     /// - Throws: the error given to `setException`; `StreamError.concurrentRead` if it must
     ///   wait while another read waits; `CancellationError` if cancelled while waiting;
     ///   `StreamError.loopClosed`.
-    public func read(_ n: Int = -1) async throws -> [UInt8] {
-        try await onLoop { try await readOnLoop(n) }
+    nonisolated(nonsending) public func read(_ n: Int = -1) async throws -> [UInt8] {
+        if mayReadHere(#isolation) { return try await readOnLoop(n) }
+        return try await viaLoop { try await readOnLoop(n) }
     }
 
     /// Reads one line, up to and including its newline (`0x0A`). asyncio: `await
@@ -41,8 +42,9 @@ extension StreamReader {
     ///   limit, every byte held (asyncio: `ValueError`); the error given to `setException`;
     ///   `StreamError.concurrentRead`; `CancellationError` if cancelled while waiting;
     ///   `StreamError.loopClosed`.
-    public func readLine() async throws -> [UInt8] {
-        try await onLoop { try await readLineOnLoop() }
+    nonisolated(nonsending) public func readLine() async throws -> [UInt8] {
+        if mayReadHere(#isolation) { return try await readLineOnLoop() }
+        return try await viaLoop { try await readLineOnLoop() }
     }
 
     /// Reads until `separator` and returns the bytes up to and including it. asyncio: `await
@@ -55,9 +57,10 @@ extension StreamReader {
     ///   (plus its length) or starts after them: the bytes stay in the reader;
     ///   `StreamError.concurrentRead`; `CancellationError` if cancelled while waiting;
     ///   `StreamError.loopClosed`.
-    public func readUntil(_ separator: [UInt8] = [0x0A]) async throws -> [UInt8] {
+    nonisolated(nonsending) public func readUntil(_ separator: [UInt8] = [0x0A]) async throws -> [UInt8] {
         guard !separator.isEmpty else { throw StreamError.invalidSeparator }
-        return try await onLoop { try await readUntilOnLoop(.one(separator)) }
+        if mayReadHere(#isolation) { return try await readUntilOnLoop(.one(separator)) }
+        return try await viaLoop { try await readUntilOnLoop(.one(separator)) }
     }
 
     /// Reads until any of `separators` and returns the shortest prefix of the stream that ends
@@ -66,9 +69,10 @@ extension StreamReader {
     ///
     /// - Throws: `StreamError.invalidSeparator` with no separator or an empty one; otherwise as
     ///   `readUntil(_:)`.
-    public func readUntil(anyOf separators: [[UInt8]]) async throws -> [UInt8] {
+    nonisolated(nonsending) public func readUntil(anyOf separators: [[UInt8]]) async throws -> [UInt8] {
         guard !separators.isEmpty, !separators.contains(where: \.isEmpty) else { throw StreamError.invalidSeparator }
-        return try await onLoop { try await readUntilOnLoop(Separators(anyOf: separators)) }
+        if mayReadHere(#isolation) { return try await readUntilOnLoop(Separators(anyOf: separators)) }
+        return try await viaLoop { try await readUntilOnLoop(Separators(anyOf: separators)) }
     }
 
     /// Reads exactly `n` bytes. asyncio: `await reader.readexactly(n)`. The result is not
@@ -79,22 +83,38 @@ extension StreamReader {
     ///   when the stream ends first (every byte held is in `partial`, the reader is left empty);
     ///   `StreamError.concurrentRead`; `CancellationError` if cancelled while waiting;
     ///   `StreamError.loopClosed`.
-    public func readExactly(_ n: Int) async throws -> [UInt8] {
+    nonisolated(nonsending) public func readExactly(_ n: Int) async throws -> [UInt8] {
         guard n >= 0 else { throw StreamError.invalidSize(n) }
-        return try await onLoop { try await readExactlyOnLoop(n) }
+        if mayReadHere(#isolation) { return try await readExactlyOnLoop(n) }
+        return try await viaLoop { try await readExactlyOnLoop(n) }
     }
 
     // MARK: Getting to the loop
 
-    /// Runs `operation` on the reader's loop and returns its result on the caller's executor.
-    ///
-    /// At once when the calling task runs on the loop with the loop as its executor
-    /// preference (a loop task), so that it resumes there after every suspension. Otherwise
-    /// with that preference for the call (the runtime hops to the loop and, when the call
-    /// returns, back to the caller's executor): also for a task that merely started on the
-    /// loop's thread (`Task.immediate`), which would resume elsewhere after a wait.
-    private func onLoop(_ operation: () async throws -> [UInt8]) async throws -> [UInt8] {
-        if loop.isOnLoopThread, prefersLoop() { return try await operation() }
+    // The public reads are `nonisolated(nonsending)`: they start on the caller's executor,
+    // without a hop. A read's body (`…OnLoop`, `waitForData`, also `nonisolated(nonsending)`)
+    // touches the reader's loop-only state, so it must run, and resume after every wait, on the
+    // loop's thread:
+    // - right where it is called (`mayReadHere`) when the caller is nonisolated, its task
+    //   prefers the loop as its executor (a loop task) and it runs on the loop's thread: a
+    //   `nonisolated(nonsending)` function resumes where its nonisolated caller would, on the
+    //   task's preferred executor, the loop. No runtime call but the preference check; every
+    //   hop this saves took the task's status-record lock (executor preference), about 0.5% of
+    //   a 1 KiB echo each (docs/benchmarks.md, "Echo server");
+    // - otherwise through `viaLoop`, with the loop as the preference for the call: callers on
+    //   an actor (which a nonsending body would resume on), tasks of other executors, and a
+    //   task that merely started on the loop's thread (`Task.immediate`), which would resume
+    //   elsewhere after a wait.
+
+    /// Whether a read called with the caller's `isolation` may run where it is (see above).
+    private func mayReadHere(_ isolation: (any Actor)?) -> Bool {
+        isolation == nil && loop.isOnLoopThread && prefersLoop()
+    }
+
+    /// Runs `operation` on the reader's loop, with the loop as the task's executor preference
+    /// for the call (the runtime hops to the loop and, when the call returns, back to the
+    /// caller's executor).
+    private func viaLoop(_ operation: () async throws -> [UInt8]) async throws -> [UInt8] {
         if loop.isClosed { throw StreamError.loopClosed }
         return try await withTaskExecutorPreference(loop) {
             // A job enqueued on a closed loop runs on the global executor: not ours to touch.
@@ -110,7 +130,7 @@ extension StreamReader {
 
     // MARK: The reads, on the loop
 
-    private func readOnLoop(_ n: Int) async throws -> [UInt8] {
+    nonisolated(nonsending) private func readOnLoop(_ n: Int) async throws -> [UInt8] {
         if failed { throw storedError }
         if n == 0 { return [] }
         if n < 0 {
@@ -125,7 +145,7 @@ extension StreamReader {
         return bytes
     }
 
-    private func readExactlyOnLoop(_ n: Int) async throws -> [UInt8] {
+    nonisolated(nonsending) private func readExactlyOnLoop(_ n: Int) async throws -> [UInt8] {
         if failed { throw storedError }
         if n == 0 { return [] }
         while buffer.count < n {
@@ -141,7 +161,7 @@ extension StreamReader {
         return bytes
     }
 
-    private func readLineOnLoop() async throws -> [UInt8] {
+    nonisolated(nonsending) private func readLineOnLoop() async throws -> [UInt8] {
         switch try await scan(for: .one(Separators.newline)) {
         case .found(let end):
             let line = buffer.take(end)
@@ -160,7 +180,7 @@ extension StreamReader {
         }
     }
 
-    private func readUntilOnLoop(_ separators: Separators) async throws -> [UInt8] {
+    nonisolated(nonsending) private func readUntilOnLoop(_ separators: Separators) async throws -> [UInt8] {
         switch try await scan(for: separators) {
         case .found(let end):
             let chunk = buffer.take(end)
@@ -227,7 +247,7 @@ extension StreamReader {
     /// - Throws: `StreamError.concurrentRead` if a read already waits; the error given to
     ///   `setException`, before or while waiting; `CancellationError` if the task is or gets
     ///   cancelled.
-    private func waitForData() async throws {
+    nonisolated(nonsending) private func waitForData() async throws {
         if waiting { throw StreamError.concurrentRead }
         // asyncio checks the exception only when a read starts: a read woken by a feed, with an
         // exception set before it resumed, would wait again for a feed that never comes.
@@ -239,6 +259,9 @@ extension StreamReader {
         waiting = true
         publishStatus()
         defer {
+            // The invariant `mayReadHere` and `viaLoop` keep: a read resumes on the loop's thread
+            // (or, once the loop is closed, wherever the runtime ran its job).
+            assert(loop.isOnLoopThread || loop.isClosed, "a StreamReader read resumed off its loop's thread")
             waiting = false
             publishStatus()
         }

@@ -275,7 +275,7 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
     ///
     /// - Throws: the reader's exception if it has one, as asyncio's; the connection's failure,
     ///   or `SocketError.closed` once it is closed; `CancellationError`.
-    func drain() async throws {
+    nonisolated(nonsending) func drain() async throws {
         while true {
             let (over, lost, gone) = lock.withLock { (pendingCount > highWater, failure, fdClosed || closing) }
             if let lost { throw lost }

@@ -65,7 +65,10 @@ public final class StreamWriter: @unchecked Sendable, CustomStringConvertible {
     /// - Throws: the reader's exception if it has one (asyncio does the same); the connection's
     ///   failure (`SocketError.connectionReset`, `.brokenPipe`, ...) once it is lost;
     ///   `SocketError.closed` after `close()`; `CancellationError`.
-    public func drain() async throws {
+    ///
+    /// `nonisolated(nonsending)`: it runs on the caller's executor (an actor's too), with no
+    /// hop, and returns at once unless it must wait.
+    nonisolated(nonsending) public func drain() async throws {
         if let error = transport.reader.exception { throw error }
         try await transport.drain()
     }
