@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,132 @@ struct StreamReaderThreadTests {
         #expect(await consumer.lines == ["1\n", "2\n", "3"].map(T.bytes))
         try settle(loopThread.loop)
         #expect(reader.isAtEOF)
+    }
+
+    /// An actor whose jobs run on the loop (its executor is the loop's).
+    actor PinnedToLoop {
+        let loop: EventLoop
+        init(loop: EventLoop) { self.loop = loop }
+        nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+        func readLine(_ reader: StreamReader) async throws -> (line: [UInt8], onLoop: Bool) {
+            let line = try await reader.readLine()
+            return (line, loop.isOnLoopThread)
+        }
+    }
+
+    /// A default actor; called from a loop task, it runs on the loop's thread too.
+    actor PlainActor {
+        private(set) var reads = 0
+        func readExactly(_ reader: StreamReader, _ n: Int) async throws -> [UInt8] {
+            let bytes = try await reader.readExactly(n)
+            reads += 1
+            return bytes
+        }
+    }
+
+    struct NoWaiter: Error {}
+
+    // The reads are `nonisolated(nonsending)`: called from an actor, they start in the actor's
+    // isolation, on the loop's thread here, and must still wait and resume on the loop
+    // (through `viaLoop`), then return to the actor.
+    @Test("actors on the loop's thread (one on the loop's executor, a default one) read, wait and resume")
+    func actorsOnTheLoopThread() async throws {
+        let outcome = await offThePool { () -> Result<Bool, any Error> in
+            Result {
+                try SyncTesting.withLoops(1) { loops in
+                    let loop = loops[0].loop
+                    let reader = try StreamReader(loop: loop)
+                    let pinned = PinnedToLoop(loop: loop)
+                    let plain = PlainActor()
+                    let reads = loop.createTask { () async throws -> [[UInt8]] in
+                        let (line, onLoop) = try await pinned.readLine(reader)
+                        #expect(onLoop, "the pinned actor resumed on the loop")
+                        let bytes = try await plain.readExactly(reader, 5)
+                        #expect(loop.isOnLoopThread, "the loop task is back on its loop")
+                        #expect(await plain.reads == 1)
+                        return [line, bytes]
+                    }
+                    // Each chunk is fed only while a read waits: four waits, four resumptions.
+                    let feeder = loop.createTask { () async throws -> Int in
+                        var fed = 0
+                        for chunk in ["pin", "ned\n", "pla", "in"] {
+                            var turns = 0
+                            while reader.hasWaiter != true {
+                                turns += 1
+                                if turns > 100_000 { throw NoWaiter() }
+                                try await sleep(0)
+                            }
+                            try reader.feedData(T.bytes(chunk))
+                            fed += 1
+                        }
+                        return fed
+                    }
+                    #expect(try SyncTesting.outcome(of: reads).get() == [T.bytes("pinned\n"), T.bytes("plain")])
+                    #expect(try SyncTesting.outcome(of: feeder).get() == 4)
+                    return true
+                }
+            }
+        }
+        #expect(try outcome.get())
+    }
+
+    /// A default actor that another thread can hold busy while a read resumes.
+    actor Contended {
+        func readExactly(_ reader: StreamReader, _ n: Int) async throws -> [UInt8] {
+            try await reader.readExactly(n)
+        }
+        /// Holds the actor (on a thread of the global pool) until `release` is set.
+        func hold(_ holding: SyncFlag, until release: SyncFlag) {
+            holding.set()
+            var spins = 0
+            while !release.isSet && spins < 20_000_000 { spins += 1 }
+        }
+    }
+
+    final class SyncFlag: @unchecked Sendable {
+        private let word = Atomic<Bool>(false)
+        func set() { word.store(true, ordering: .releasing) }
+        var isSet: Bool { word.load(ordering: .acquiring) }
+    }
+
+    // A read called from a default actor resumes, after its wait, where the actor's next job
+    // runs: on a thread of the global pool when another task holds the actor there. So it must
+    // not run in place on the loop's thread (`mayReadHere` requires a nonisolated caller): the
+    // rest of the read would touch the reader off its loop (the debug build's assertion).
+    @Test("a default actor busy on another thread when a read resumes: the read still resumes on the loop")
+    func contendedActorRead() async throws {
+        let outcome = await offThePool { () -> Result<Bool, any Error> in
+            Result {
+                try SyncTesting.withLoops(1) { loops in
+                    let loop = loops[0].loop
+                    let reader = try StreamReader(loop: loop)
+                    let actor = Contended()
+                    let (holding, release) = (SyncFlag(), SyncFlag())
+                    let read = loop.createTask { try await actor.readExactly(reader, 3) }
+                    let waiting = loop.createTask { () async throws -> Bool in
+                        var turns = 0
+                        while reader.hasWaiter != true {
+                            turns += 1
+                            if turns > 100_000 { throw NoWaiter() }
+                            try await sleep(0)
+                        }
+                        return true
+                    }
+                    #expect(try SyncTesting.outcome(of: waiting).get())
+                    let holder = Task.detached { await actor.hold(holding, until: release) }
+                    var spins = 0
+                    while !holding.isSet && spins < 100_000_000 { spins += 1 }
+                    try #require(holding.isSet, "the actor is held")
+                    try reader.feedData(T.bytes("abc"))
+                    try settle(loop)  // the read's resumption is enqueued on the busy actor
+                    release.set()
+                    _ = holder
+                    #expect(try SyncTesting.outcome(of: read).get() == T.bytes("abc"))
+                    return true
+                }
+            }
+        }
+        #expect(try outcome.get())
     }
 
     @Test("a task started on the loop's thread without the loop as preference (Task.immediate) reads safely")
