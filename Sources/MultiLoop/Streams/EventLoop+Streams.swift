@@ -86,7 +86,8 @@ extension EventLoop {
     /// The server is serving when this returns (asyncio's `start_serving=True`).
     ///
     /// An error thrown by `clientConnected` goes to the loop's exception handler and closes that
-    /// connection, as asyncio does.
+    /// connection, as asyncio does; a handler that ends cancelled closes its connection and
+    /// reports nothing (asyncio: a cancelled `client_connected_cb` task).
     ///
     /// - Throws: `SocketError` (`.addressInUse`, `.resolutionFailed`, ...), `StreamError.invalidLimit`.
     public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,

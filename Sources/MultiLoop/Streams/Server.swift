@@ -163,6 +163,11 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Sets up an accepted connection on its loop and starts its handler. `loop`'s thread.
+    ///
+    /// A handler that throws has its error reported to the loop's exception handler ("Unhandled
+    /// exception in client_connected_cb") and its connection closed; one that ends cancelled
+    /// (`CancellationError`, `CancelledError`) has its connection closed and nothing reported,
+    /// as asyncio's `start_server` does for a cancelled `client_connected_cb` task.
     private func attach(_ fd: Int32, on loop: EventLoop) {
         let streams: (reader: StreamReader, writer: StreamWriter)
         do {
@@ -185,6 +190,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         loop.createTask(name: "connection fd=\(fd)") {
             do {
                 try await handler(streams.reader, streams.writer)
+            } catch where Timeout.isCancellation(error) {
+                streams.writer.close()  // a cancelled handler is no error: close quietly, as asyncio
             } catch {
                 loop.callExceptionHandler(EventLoopErrorContext(
                     message: "Unhandled exception in client_connected_cb", error: error))
