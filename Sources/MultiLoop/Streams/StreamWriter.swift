@@ -1,3 +1,5 @@
+import _MultiLoopSystem
+
 /// The writing half of a connection from `openConnection` or `startServer`.
 /// asyncio equivalent: `asyncio.StreamWriter`.
 ///
@@ -23,26 +25,54 @@ public final class StreamWriter: @unchecked Sendable, CustomStringConvertible {
     /// The loop the connection runs on.
     public var loop: EventLoop { transport.loop }
 
+    /// What this writer was asked: `close()` or `abort()` (`closeAsked`), `writeEOF()` (`eofAsked`).
+    /// Read only when the transport refuses a write, to tell the caller's own close from a
+    /// connection that ended by itself.
+    private let asked = LockedValue<(closeAsked: Bool, eofAsked: Bool)>((false, false))
+
     init(transport: StreamTransport) {
         self.transport = transport
     }
 
+    /// A writer dropped while its connection is open closes the connection (after sending what
+    /// is queued), as asyncio's `StreamWriter.__del__` does (without its `ResourceWarning`):
+    /// nothing else would, since the loop's reader callback keeps the transport alive.
+    deinit {
+        if !transport.isClosing { transport.close() }
+    }
+
+    /// The transport's refusal of a write, as this writer reports it: `.writeAfterClose` only
+    /// after this writer's `close()`/`abort()`, `.writeAfterEOF` after its `writeEOF()`; nil (the
+    /// bytes are dropped, as asyncio does) when the connection ended otherwise: lost, reset by
+    /// the peer, closed by `Server.closeClients()`, or both directions done.
+    private func refusal(_ error: StreamError) -> StreamError? {
+        guard error == .writeAfterClose else { return error }
+        let (closeAsked, eofAsked) = asked.value
+        if closeAsked { return .writeAfterClose }
+        return eofAsked ? .writeAfterEOF : nil
+    }
+
     /// Writes `bytes`: sent now if nothing is queued, else queued. asyncio: `writer.write(data)`.
     ///
-    /// - Throws: `StreamError.writeAfterClose` after `close()`, `.writeAfterEOF` after
-    ///   `writeEOF()` (asyncio: `RuntimeError`). After the connection is lost the bytes are
-    ///   dropped, as asyncio does; `drain()` throws the loss.
+    /// - Throws: `StreamError.writeAfterClose` after this writer's `close()` or `abort()`,
+    ///   `.writeAfterEOF` after its `writeEOF()` (asyncio: `RuntimeError`). After the connection
+    ///   ended otherwise (lost, reset by the peer, closed by `Server.closeClients()`) the bytes
+    ///   are dropped, as asyncio does; `drain()` throws the loss.
     public func write(_ bytes: [UInt8]) throws(StreamError) {
         let failure = bytes.withUnsafeBytes { buffer -> StreamError? in
             do throws(StreamError) { try transport.write(buffer) } catch { return error }
             return nil
         }
-        if let failure { throw failure }
+        if let failure, let refused = refusal(failure) { throw refused }
     }
 
     /// Writes the bytes of `buffer` (copied if they have to be queued).
     public func write(_ buffer: UnsafeRawBufferPointer) throws(StreamError) {
-        try transport.write(buffer)
+        do throws(StreamError) {
+            try transport.write(buffer)
+        } catch {
+            if let refused = refusal(error) { throw refused }
+        }
     }
 
     /// Writes the UTF-8 bytes of `text`.
@@ -52,7 +82,7 @@ public final class StreamWriter: @unchecked Sendable, CustomStringConvertible {
             do throws(StreamError) { try transport.write(UnsafeRawBufferPointer(buffer)) } catch { return error }
             return nil
         }
-        if let failure { throw failure }
+        if let failure, let refused = refusal(failure) { throw refused }
     }
 
     /// Writes each of `chunks` in order. asyncio: `writer.writelines(data)`.
@@ -75,17 +105,26 @@ public final class StreamWriter: @unchecked Sendable, CustomStringConvertible {
 
     /// Shuts the sending side down (a TCP FIN) once everything written is sent; the connection
     /// can still read. asyncio: `writer.write_eof()`.
-    public func writeEOF() { transport.writeEOF() }
+    public func writeEOF() {
+        asked.withLock { $0.eofAsked = true }
+        transport.writeEOF()
+    }
 
     /// Always true for sockets. asyncio: `writer.can_write_eof()`.
     public var canWriteEOF: Bool { true }
 
     /// Closes the connection once everything written is sent; stops reading at once.
     /// asyncio: `writer.close()`. Idempotent.
-    public func close() { transport.close() }
+    public func close() {
+        asked.withLock { $0.closeAsked = true }
+        transport.close()
+    }
 
     /// Closes at once, dropping what is queued. asyncio: `writer.transport.abort()`.
-    public func abort() { transport.abort() }
+    public func abort() {
+        asked.withLock { $0.closeAsked = true }
+        transport.abort()
+    }
 
     /// Whether `close()` was called or the connection is lost. asyncio: `writer.is_closing()`.
     public var isClosing: Bool { transport.isClosing }
