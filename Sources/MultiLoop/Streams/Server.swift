@@ -37,6 +37,9 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     private let handler: ClientConnectedHandler
     private let limit: Int
     private let backlog: Int32
+    /// The socket file a Unix server created, by device and inode: `close` removes the file at
+    /// that path only while it is still this one (asyncio compares the inode too).
+    private let unixSocketFile: (path: String, device: UInt64, inode: UInt64)?
 
     private let lock = PThreadMutex()
     // Guarded by `lock`:
@@ -58,7 +61,9 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     private let stopped = Event()
 
     private init(loops: [EventLoop], listeners: [Int32], addresses: [SocketAddress], limit: Int,
-                 backlog: Int32, handler: @escaping ClientConnectedHandler) {
+                 backlog: Int32, unixSocketFile: (path: String, device: UInt64, inode: UInt64)? = nil,
+                 handler: @escaping ClientConnectedHandler) {
+        self.unixSocketFile = unixSocketFile
         self.loops = loops
         self.listeners = listeners
         self.addresses = addresses
@@ -102,8 +107,20 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         precondition(!loops.isEmpty, "a server needs a loop")
         let fd = try Socket.listen(on: address, backlog: backlog)
+        var file: (path: String, device: UInt64, inode: UInt64)?
+        if case .unix(let path) = address, let identity = Self.fileIdentity(path) {
+            file = (path, identity.device, identity.inode)
+        }
         return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
-                          backlog: backlog, handler: handler).started()
+                          backlog: backlog, unixSocketFile: file, handler: handler).started()
+    }
+
+    /// The device and inode of the file at `path`, nil when there is none (or an abstract name).
+    private static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        guard path.utf8.first != 0 else { return nil }
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
     private func started() throws -> Server {
@@ -125,6 +142,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         guard lock.withLock({ serving }) else { return }
         // At most `backlog` per readiness, as asyncio: other work gets its turn.
         for _ in 0..<max(1, Int(backlog)) {
+            // A handler run inline may have closed the server: its listener fd is gone.
+            guard lock.withLock({ serving }) else { return }
             let connection: (fd: Int32, address: SocketAddress)?
             do {
                 connection = try Socket.accept(listener)
@@ -225,9 +244,15 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
 
     // MARK: Closing
 
-    /// Stops listening: the listening sockets are closed (asynchronously, on the acceptor's
-    /// thread) and no connection is accepted any more; connections already accepted go on (use
-    /// `closeClients`). asyncio: `server.close()`. Idempotent.
+    /// Stops listening: no connection is accepted any more, the listening sockets are closed and
+    /// a Unix server's socket file is removed (unless another file has replaced it since);
+    /// connections already accepted go on (use `closeClients`). asyncio: `server.close()`.
+    /// Idempotent.
+    ///
+    /// Called on the acceptor's thread (a task or callback of the server's loop, the first of a
+    /// group's), it closes the sockets and removes the file before it returns, as asyncio's
+    /// does: the port or path can be bound again at once. From another thread they are closed
+    /// a moment later, on the acceptor's thread (`waitClosed` and `serveForever` wait for that).
     public func close() {
         let first = lock.withLock { () -> Bool in
             guard serving else { return false }
@@ -236,6 +261,10 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         }
         guard first else { return }
         for fd in listeners { acceptor.removeReader(fd) }
+        if acceptor.isOnLoopThread {
+            closeListenersNow()
+            return
+        }
         do {
             try acceptor.execute { [self] in closeListenersNow() }
         } catch {
@@ -249,7 +278,10 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             listenersClosed = true
             serving = false
             for fd in listeners { acceptor.sockClose(fd) }
-            for case .unix(let path) in addresses where path.utf8.first != 0 { unlink(path) }
+            if let file = unixSocketFile, let now = Self.fileIdentity(file.path),
+               now.device == file.device, now.inode == file.inode {
+                unlink(file.path)
+            }
             return true
         }
         guard done else { return }
