@@ -15,6 +15,10 @@ extension EventLoop {
     /// The host is resolved off the loop (`getAddressInfo`); its addresses are tried in the
     /// resolver's order until one accepts, as asyncio does without happy eyeballs.
     ///
+    /// Keep the writer for as long as the connection is used: a dropped writer closes the
+    /// connection (asyncio's `StreamWriter.__del__`), so `let (reader, _) = try await
+    /// openConnection(...)` closes it at once (Python's `_` would keep the writer alive).
+    ///
     /// - Throws: the last address's `SocketError` (`.connectionRefused`, ...) when none accepts;
     ///   `SocketError.resolutionFailed`; `StreamError.invalidLimit`; `CancellationError` (the
     ///   half-open socket is closed).

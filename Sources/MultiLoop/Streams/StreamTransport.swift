@@ -42,7 +42,8 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
     /// `writeEOF()` was called: the write side is shut down once `pending` is sent.
     private var eofRequested = false
     private var eofSent = false
-    /// The fd is closed; `failure` says why, if it failed.
+    /// The fd is closed; `failure` says why, if it failed (set as soon as a send fails, before
+    /// the loop closes the fd).
     private var fdClosed = false
     private var failure: (any Error)?
     /// Writes dropped because the connection was already lost (asyncio counts and warns).
@@ -174,7 +175,7 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
         try lock.withLock { () throws(StreamError) in
             if closing { throw .writeAfterClose }
             if eofRequested { throw .writeAfterEOF }
-            if fdClosed {
+            if fdClosed || failure != nil {
                 droppedWrites += 1
                 return
             }
@@ -183,7 +184,11 @@ final class StreamTransport: StreamReaderTransport, @unchecked Sendable {
                 do {
                     sent = try EventLoop.sendNow(fd, bytes)
                 } catch {
-                    lost = error as? SocketError ?? .closed
+                    // Recorded now, not when the loop runs `connectionLost`: a task that writes
+                    // and drains in a loop without ever suspending must see the loss in `drain`.
+                    let error = error as? SocketError ?? .closed
+                    failure = error
+                    lost = error
                     return
                 }
                 if sent == bytes.count { return }

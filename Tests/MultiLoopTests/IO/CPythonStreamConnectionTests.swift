@@ -218,7 +218,12 @@ struct CPythonStreamConnectionTests {
         try runBounded { () async throws -> Void in
             let log = ErrorLog()
             log.install(on: try getRunningLoop())
-            let (server, connect) = try await startEchoServer(kind, folder: folder, handler: cpythonHTTPHandler)
+            // CPython's server is another thread's, outside the loop's exception handler; here the
+            // handler runs on the loop, and its response to a client that has gone may fail
+            // (broken pipe, reset): not what this test is about.
+            let (server, connect) = try await startEchoServer(kind, folder: folder) { reader, writer in
+                do { try await cpythonHTTPHandler(reader, writer) } catch is SocketError {}
+            }
             let (reader, writer) = try await connect()
             #expect(!reader.isAtEOF)
             writer.close()
@@ -294,6 +299,39 @@ struct CPythonStreamConnectionTests {
             try await writer.waitClosed()
             server.close()
             try await server.waitClosed()
+        }
+    }
+
+    // test_drain_raises: a task that writes and drains in a loop, never suspending, against a
+    // peer that has closed, gets the loss from drain() (ConnectionResetError or BrokenPipeError
+    // in asyncio) instead of spinning: the failed send records it before the loop runs.
+    @Test("writing and draining in a loop to a closed peer: drain throws the loss")
+    func drainRaisesWhenThePeerCloses() throws {
+        try runBounded { () async throws -> Void in
+            let loop = try getRunningLoop()
+            let listener = try TestListener(.ipv4)
+            defer { listener.close() }
+            let accepting = loop.createTask { () async throws -> Void in
+                let (fd, _) = try await loop.sockAccept(listener.fd)
+                Glibc.close(fd)
+            }
+            let (_, writer) = try await openConnection(host: "127.0.0.1", port: listener.address.port!)
+            try await accepting.value
+            var failure: (any Error)?
+            var rounds = 0
+            do {
+                while rounds < 100_000 {
+                    rounds += 1
+                    try writer.write("foo\n")
+                    try await writer.drain()
+                }
+            } catch {
+                failure = error
+            }
+            let lost = failure as? SocketError
+            #expect(lost == .brokenPipe || lost == .connectionReset, "got \(String(describing: failure)) after \(rounds) rounds")
+            writer.close()
+            try await writer.waitClosed()
         }
     }
 

@@ -143,11 +143,10 @@ struct StreamReaderThreadTests {
         func readExactly(_ reader: StreamReader, _ n: Int) async throws -> [UInt8] {
             try await reader.readExactly(n)
         }
-        /// Holds the actor (on a thread of the global pool) until `release` is set.
+        /// Holds the actor (on the calling loop task's thread) until `release` is set, 10 s at most.
         func hold(_ holding: SyncFlag, until release: SyncFlag) {
             holding.set()
-            var spins = 0
-            while !release.isSet && spins < 20_000_000 { spins += 1 }
+            _ = release.wait(seconds: 10)
         }
     }
 
@@ -155,6 +154,15 @@ struct StreamReaderThreadTests {
         private let word = Atomic<Bool>(false)
         func set() { word.store(true, ordering: .releasing) }
         var isSet: Bool { word.load(ordering: .acquiring) }
+        /// Spins until set, `seconds` at most; whether it was set.
+        func wait(seconds: Double) -> Bool {
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            while !isSet {
+                if ContinuousClock.now > deadline { return false }
+                sched_yield()
+            }
+            return true
+        }
     }
 
     // A read called from a default actor resumes, after its wait, where the actor's next job
@@ -165,8 +173,8 @@ struct StreamReaderThreadTests {
     func contendedActorRead() async throws {
         let outcome = await offThePool { () -> Result<Bool, any Error> in
             Result {
-                try SyncTesting.withLoops(1) { loops in
-                    let loop = loops[0].loop
+                try SyncTesting.withLoops(2) { loops in
+                    let (loop, holderLoop) = (loops[0].loop, loops[1].loop)
                     let reader = try StreamReader(loop: loop)
                     let actor = Contended()
                     let (holding, release) = (SyncFlag(), SyncFlag())
@@ -181,14 +189,13 @@ struct StreamReaderThreadTests {
                         return true
                     }
                     #expect(try SyncTesting.outcome(of: waiting).get())
-                    let holder = Task.detached { await actor.hold(holding, until: release) }
-                    var spins = 0
-                    while !holding.isSet && spins < 100_000_000 { spins += 1 }
-                    try #require(holding.isSet, "the actor is held")
+                    // Another loop's task holds the actor, spinning on that loop's thread.
+                    let holder = holderLoop.createTask { await actor.hold(holding, until: release) }
+                    try #require(holding.wait(seconds: 10), "the actor is held")
                     try reader.feedData(T.bytes("abc"))
                     try settle(loop)  // the read's resumption is enqueued on the busy actor
                     release.set()
-                    _ = holder
+                    try SyncTesting.outcome(of: holder).get()
                     #expect(try SyncTesting.outcome(of: read).get() == T.bytes("abc"))
                     return true
                 }
