@@ -160,8 +160,9 @@ extension EventLoop {
                 return
             case EAGAIN:
                 // A Unix socket whose listener's backlog is full: nothing is in progress; the
-                // kernel offers no readiness for this, so try again shortly.
-                try await Task.sleep(for: .milliseconds(1))
+                // kernel offers no readiness for this, so try again shortly (on the caller's
+                // loop's timer when it runs on a loop, not through Swift's global pool).
+                try await sleepOnTimer(0.001)
             default:
                 throw SocketError(errno: code, call: "connect")
             }

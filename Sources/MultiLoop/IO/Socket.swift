@@ -5,8 +5,9 @@ import Musl
 #endif
 import CMultiLoopSystem
 
-/// Making, naming and configuring the non-blocking stream sockets the loop's socket operations
-/// use. Every socket made here is non-blocking and close-on-exec.
+/// Making, naming and configuring the non-blocking sockets the loop's socket operations use:
+/// stream sockets here, datagram sockets in `Socket+Datagrams.swift`. Every socket made here is
+/// non-blocking and close-on-exec.
 ///
 /// asyncio has the `socket` module for this; these are the few calls a program needs around
 /// `sockConnect`, `sockAccept`, `openConnection` and `startServer`. The caller owns the returned

@@ -15,8 +15,8 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     case ipv4(host: String, port: Int)
     /// A numeric IPv6 address ("::1", "fe80::1%eth0" with a scope) and a port.
     case ipv6(host: String, port: Int)
-    /// The path of a Unix-domain stream socket (at most 107 bytes; a leading NUL byte names an
-    /// abstract socket).
+    /// The path of a Unix-domain socket, stream or datagram (at most 107 bytes; a leading NUL
+    /// byte names an abstract socket).
     case unix(path: String)
 
     /// The port, for IP addresses.
