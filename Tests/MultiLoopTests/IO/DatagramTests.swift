@@ -33,6 +33,35 @@ private struct DatagramEchoServer {
     }
 }
 
+/// A Unix datagram receiver bound in `folder` and an unnamed sender, both closed by `close()`.
+private struct UnixDatagramPair {
+    let address: SocketAddress
+    let receiver: Int32
+    let sender: Int32
+
+    init(in folder: TemporaryFolder, name: String) throws {
+        address = .unix(path: folder.path + "/" + name)
+        receiver = try Socket.makeDatagram(for: address)
+        try Socket.bind(receiver, to: address)
+        sender = try Socket.makeDatagram(for: address)
+    }
+
+    /// Sends `datagram` without waiting until the kernel refuses one; returns how many it took.
+    func fill(with datagram: [UInt8]) throws -> Int {
+        var queued = 0
+        while try datagram.withUnsafeBytes({ try EventLoop.sendToNow(sender, $0, address) }) != nil {
+            queued += 1
+            try #require(queued < 100_000, "the sender never filled")
+        }
+        return queued
+    }
+
+    func close() {
+        Glibc.close(receiver)
+        Glibc.close(sender)
+    }
+}
+
 @Suite("datagram operations (sockRecvFrom, sockRecvFromInto, sockSendTo)", .timeLimit(.minutes(5)))
 struct DatagramTests {
     // test_recvfrom: a 4096-byte datagram to a UDP echo server comes back whole, from its address.
@@ -123,21 +152,14 @@ struct DatagramTests {
         defer { folder.remove() }
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let address = SocketAddress.unix(path: folder.path + "/dgram.sock")
-            let receiver = try Socket.makeDatagram(for: address)
-            try Socket.bind(receiver, to: address)
-            defer { Glibc.close(receiver) }
-            let sender = try Socket.makeDatagram(for: address)
-            defer { Glibc.close(sender) }
+            let pair = try UnixDatagramPair(in: folder, name: "dgram.sock")
+            defer { pair.close() }
+            let (address, receiver, sender) = (pair.address, pair.receiver, pair.sender)
             // A few datagrams fill it, fewer than the receiver's queue takes (max_dgram_qlen):
             // the kernel then also reports the sender not writable until one is read.
             #expect(Socket.setOption(sender, SOL_SOCKET, SO_SNDBUF, 4096))
             let datagram = pattern(2048, seed: 3)
-            var queued = 0
-            while try datagram.withUnsafeBytes({ try EventLoop.sendToNow(sender, $0, address) }) != nil {
-                queued += 1
-                try #require(queued < 1000, "the send buffer never filled")
-            }
+            let queued = try pair.fill(with: datagram)
             #expect(queued >= 1)
             let sending = loop.createTask { try await loop.sockSendTo(sender, datagram, address) }
             var turns = 0
@@ -173,18 +195,11 @@ struct DatagramTests {
         defer { folder.remove() }
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let address = SocketAddress.unix(path: folder.path + "/queue.sock")
-            let receiver = try Socket.makeDatagram(for: address)
-            try Socket.bind(receiver, to: address)
-            defer { Glibc.close(receiver) }
-            let sender = try Socket.makeDatagram(for: address)
-            defer { Glibc.close(sender) }
+            let pair = try UnixDatagramPair(in: folder, name: "queue.sock")
+            defer { pair.close() }
+            let (address, receiver, sender) = (pair.address, pair.receiver, pair.sender)
             let datagram: [UInt8] = [9]
-            var queued = 0
-            while try datagram.withUnsafeBytes({ try EventLoop.sendToNow(sender, $0, address) }) != nil {
-                queued += 1
-                try #require(queued < 100_000, "the receiver's queue never filled")
-            }
+            let queued = try pair.fill(with: datagram)
             var probe = pollfd(fd: sender, events: Int16(POLLOUT), revents: 0)
             let spurious = poll(&probe, 1, 0) == 1
             // On this kernel the queue limit comes first (the spurious case). Where the send
