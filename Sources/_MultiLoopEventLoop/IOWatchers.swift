@@ -117,15 +117,17 @@ final class IOWatchers: @unchecked Sendable {
         try lock.withLock { () throws(EventLoopError) in
             guard !closed else { throw .closed }
             let index = Int(fd)
-            if index >= watches.count {
-                watches.append(contentsOf: repeatElement(Watch(), count: index + 1 - watches.count))
-            }
-            var watch = watches[index]
+            var watch = index < watches.count ? watches[index] : Watch()
             let before = watch.events
             let replaced = watch[handle.interest]
             if replaced != nil && !replacing { throw .fileDescriptorBusy(fd) }
             watch[handle.interest] = handle
+            // epoll first: it refuses an fd that is not open (EBADF) before the table grows to
+            // that index, so a wild number (addReader(Int32.max)) costs nothing.
             try apply(fd: fd, from: before, to: watch.events)
+            if index >= watches.count {
+                watches.append(contentsOf: repeatElement(Watch(), count: index + 1 - watches.count))
+            }
             watches[index] = watch
             replaced?.cancel()
             if before == 0 { setCount(watchedCount + 1) }
