@@ -84,6 +84,44 @@ public enum Socket {
     }
 
 
+    /// Takes a stream socket made elsewhere (`open_connection(sock=)`, `start_server(sock=)`):
+    /// checks that it is a stream socket, connected (or, with `listening`, bound), makes it
+    /// non-blocking and close-on-exec, gives TCP `TCP_NODELAY`, and with `listening` calls
+    /// `listen(backlog)` (again, if it already listens: that only sets the backlog, as asyncio
+    /// does). Returns its local address (`listening`) or its peer's.
+    ///
+    /// - Throws: `SocketError.invalidArgument` for a socket that is not a stream socket, not
+    ///   connected or not bound (asyncio: `ValueError`, or `OSError` later); `.closed` for an fd
+    ///   that is not open; what `listen` and `fcntl` answer.
+    package static func adoptStream(_ fd: Int32, listening: Bool, backlog: Int32 = 100) throws(SocketError) -> SocketAddress {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
+            let code = errno
+            throw code == ENOTSOCK ? .invalidArgument("fd \(fd) is not a socket") : SocketError(errno: code, call: "getsockopt")
+        }
+        guard type == Int32(SOCK_STREAM.rawValue) else { throw .invalidArgument("fd \(fd) is not a stream socket") }
+        let address: SocketAddress
+        if listening {
+            if case .unix(let path) = try localAddress(fd), path.isEmpty {
+                throw .invalidArgument("Unix socket \(fd) is not bound to a path")
+            }
+            guard Glibc.listen(fd, backlog) == 0 else { throw SocketError(errno: errno, call: "listen") }
+            address = try localAddress(fd)  // after listen: an unbound TCP socket has a port now
+        } else {
+            do {
+                address = try peerAddress(fd)
+            } catch .system(_, ENOTCONN) {
+                throw .invalidArgument("socket \(fd) is not connected")
+            }
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SocketError(errno: errno, call: "fcntl") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        if address.family != AF_UNIX { setOption(fd, Int32(IPPROTO_TCP), Int32(TCP_NODELAY), 1) }
+        return address
+    }
+
     /// The address a socket is bound to (`getsockname`). asyncio: `sock.getsockname()`.
     public static func localAddress(_ fd: Int32) throws(SocketError) -> SocketAddress {
         try address(fd, call: "getsockname") { getsockname(fd, $0, $1) }

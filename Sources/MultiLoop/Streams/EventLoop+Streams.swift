@@ -56,6 +56,23 @@ extension EventLoop {
         }
     }
 
+    /// The reader and writer of `socket`, a connected stream socket made elsewhere (a
+    /// `socketpair`, an inherited fd), running on this loop. asyncio:
+    /// `asyncio.open_connection(sock=sock)`.
+    ///
+    /// The socket is made non-blocking (and close-on-exec, with `TCP_NODELAY` for TCP), and the
+    /// streams own it from here on: close it with the writer, not with `close(2)`.
+    ///
+    /// - Throws: `SocketError.invalidArgument` for a socket that is not a stream socket or not
+    ///   connected, `.closed` for an fd that is not open (the caller keeps the fd then);
+    ///   `StreamError.invalidLimit`.
+    public func openConnection(socket fd: Int32, limit: Int = StreamReader.defaultLimit) throws
+        -> (reader: StreamReader, writer: StreamWriter) {
+        guard limit > 0 else { throw StreamError.invalidLimit(limit) }
+        _ = try Socket.adoptStream(fd, listening: false)
+        return try makeStreams(connectedTo: fd, limit: limit)
+    }
+
     /// The reader and writer of the connected socket `fd`, on this loop, reading at once. The
     /// streams own the fd from here on (also when this throws: it is closed then).
     /// asyncio: `StreamReaderProtocol` + `_SelectorSocketTransport` set up by `create_connection`.
@@ -101,6 +118,21 @@ extension EventLoop {
                                reusePort: reusePort, handler: clientConnected)
     }
 
+    /// Starts a server on `socket`, a bound stream socket made elsewhere (TCP or Unix; an
+    /// inherited fd, say). asyncio: `asyncio.start_server(cb, sock=sock)`.
+    ///
+    /// The server calls `listen(backlog)` on it, makes it non-blocking and owns it from here on;
+    /// a Unix socket's file is removed when the server closes, as for `startUnixServer` (Python
+    /// 3.13). A socket this refuses stays the caller's.
+    ///
+    /// - Throws: `SocketError.invalidArgument` for a socket that is not a stream socket, or a
+    ///   Unix socket not bound to a path; `.closed` for an fd that is not open;
+    ///   `StreamError.invalidLimit`.
+    public func startServer(socket fd: Int32, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                            _ clientConnected: @escaping ClientConnectedHandler) throws -> Server {
+        try Server.start(loops: [self], listener: fd, limit: limit, backlog: backlog, handler: clientConnected)
+    }
+
     /// Starts a server on the Unix socket at `path`. asyncio: `asyncio.start_unix_server(cb, path)`.
     /// A stale socket file at `path` is replaced; the file is removed when the server closes.
     public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
@@ -126,6 +158,13 @@ extension LoopGroup {
                                 _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
         try Server.start(loops: loops, address: .unix(path: path), limit: limit, backlog: backlog,
                          handler: clientConnected)
+    }
+
+    /// `startServer` on `socket`, a bound stream socket made elsewhere; see
+    /// `EventLoop.startServer(socket:limit:backlog:_:)`.
+    public func startServer(socket fd: Int32, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                            _ clientConnected: @escaping ClientConnectedHandler) throws -> Server {
+        try Server.start(loops: loops, listener: fd, limit: limit, backlog: backlog, handler: clientConnected)
     }
 }
 
@@ -153,4 +192,16 @@ public func startServer(host: String?, port: Int, limit: Int = StreamReader.defa
 public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit,
                             _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
     try await getRunningLoop().startUnixServer(path: path, limit: limit, clientConnected)
+}
+
+/// `asyncio.open_connection(sock=sock)`: `openConnection(socket:)` on the running loop.
+public func openConnection(socket fd: Int32, limit: Int = StreamReader.defaultLimit) throws
+    -> (reader: StreamReader, writer: StreamWriter) {
+    try getRunningLoop().openConnection(socket: fd, limit: limit)
+}
+
+/// `asyncio.start_server(cb, sock=sock)`: `startServer(socket:)` on the running loop.
+public func startServer(socket fd: Int32, limit: Int = StreamReader.defaultLimit,
+                        _ clientConnected: @escaping ClientConnectedHandler) throws -> Server {
+    try getRunningLoop().startServer(socket: fd, limit: limit, clientConnected)
 }

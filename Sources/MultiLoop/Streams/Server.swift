@@ -115,6 +115,22 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
                           backlog: backlog, unixSocketFile: file, handler: handler).started()
     }
 
+    /// Serves on `listener`, a bound stream socket the caller made (listening or not). A socket
+    /// that is refused stays the caller's; once it is taken, the server owns it (and closes it
+    /// if starting fails after that).
+    static func start(loops: [EventLoop], listener fd: Int32, limit: Int, backlog: Int32,
+                      handler: @escaping ClientConnectedHandler) throws -> Server {
+        precondition(!loops.isEmpty, "a server needs a loop")
+        guard limit > 0 else { throw StreamError.invalidLimit(limit) }
+        let address = try Socket.adoptStream(fd, listening: true, backlog: backlog)
+        var file: (path: String, device: UInt64, inode: UInt64)?
+        if case .unix(let path) = address, let identity = Self.fileIdentity(path) {
+            file = (path, identity.device, identity.inode)
+        }
+        return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
+                          backlog: backlog, unixSocketFile: file, handler: handler).started()
+    }
+
     /// The device and inode of the file at `path`, nil when there is none (or an abstract name).
     private static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
         guard path.utf8.first != 0 else { return nil }
