@@ -20,7 +20,7 @@ ASAN_ENV := ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" \
 
 .PHONY: all deps build test unit-tests tsan-tests asan model cli-tests scaling-smoke consumer demo stress bench bench-check \
 	bench-thresholds scaling scaling-swift scaling-python scaling-report scaling-static mutants clean \
-	module-graph module-graph-check echo echo-build echo-run echo-report echo-smoke
+	module-graph module-graph-check echo echo-build echo-run echo-report echo-smoke echo-static echo-group
 
 all: build
 
@@ -214,6 +214,24 @@ echo-smoke: echo-build
 	"$$PY" Benchmarks/python/echo_report.py "$$tmp/echo.csv" --out-dir "$$tmp/echo" \
 		--markdown "$$tmp/b.md" --title smoke >/dev/null && \
 	grep -q "generator's headroom" "$$tmp/b.md" && echo "echo-smoke: passed"
+
+# The echo benchmark's group sweep (docs/benchmarks.md, "A group of loops"): MultiLoop's echo
+# servers on 1, 2, 4, ... loops (up to half the CPUs; the client gets the other half), each
+# against N x one loop. Meaningful only with more CPUs than this 2-CPU machine has: `make
+# echo-static` puts the two binaries it needs, with Swift's runtime linked in and stripped, in
+# $(ECHO_DIR)/bin, to copy there with Benchmarks/python/ (it needs only python3 and taskset):
+#   python3 Benchmarks/python/echo_group.py --bin-dir .build-echo/bin --out OUT
+echo-static: deps
+	mkdir -p $(ECHO_DIR)/bin
+	cd Benchmarks && for product in echo-multiloop multiloop-echo-client; do \
+		$(SWIFT) build -c release --static-swift-stdlib --scratch-path ../$(ECHO_DIR)/static \
+			--product $$product || exit 1; done
+	for product in echo-multiloop multiloop-echo-client; do \
+		cp $(ECHO_DIR)/static/release/$$product $(ECHO_DIR)/bin/ && strip $(ECHO_DIR)/bin/$$product || exit 1; done
+
+echo-group: echo-build
+	PY=$$(Benchmarks/python/ensure-python.sh) && \
+		"$$PY" Benchmarks/python/echo_group.py --bin-dir Benchmarks/.build/release --out $(ECHO_DIR)/group
 
 # The sweep as one self-contained binary (Swift's runtime linked in) to copy to a bigger machine:
 # $(SCALING_DIR)/multiloop-scaling needs only glibc there. See docs/benchmarks.md.
