@@ -104,7 +104,9 @@ extension EventLoop {
     ///
     /// A nil host listens on every interface; a name ("localhost") on each of its addresses.
     /// Port 0 lets the kernel choose (one port for all of them: read it from `Server.addresses`).
-    /// The server is serving when this returns (asyncio's `start_serving=True`).
+    /// The server is serving when this returns; with `startServing: false` it listens but
+    /// accepts nothing until `Server.startServing()` or `serveForever()` (asyncio's
+    /// `start_serving=False`; connections wait in the backlog meanwhile, difference 64).
     ///
     /// An error thrown by `clientConnected` goes to the loop's exception handler and closes that
     /// connection, as asyncio does; a handler that ends cancelled closes its connection and
@@ -112,10 +114,10 @@ extension EventLoop {
     ///
     /// - Throws: `SocketError` (`.addressInUse`, `.resolutionFailed`, ...), `StreamError.invalidLimit`.
     public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,
-                            backlog: Int32 = 100, reusePort: Bool = false,
+                            backlog: Int32 = 100, reusePort: Bool = false, startServing: Bool = true,
                             _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
         try await Server.start(loops: [self], host: host, port: port, limit: limit, backlog: backlog,
-                               reusePort: reusePort, handler: clientConnected)
+                               reusePort: reusePort, serving: startServing, handler: clientConnected)
     }
 
     /// Starts a server on `socket`, a bound stream socket made elsewhere (TCP or Unix; an
@@ -129,16 +131,19 @@ extension EventLoop {
     ///   Unix socket not bound to a path; `.closed` for an fd that is not open;
     ///   `StreamError.invalidLimit`.
     public func startServer(socket fd: Int32, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                            startServing: Bool = true,
                             _ clientConnected: @escaping ClientConnectedHandler) throws -> Server {
-        try Server.start(loops: [self], listener: fd, limit: limit, backlog: backlog, handler: clientConnected)
+        try Server.start(loops: [self], listener: fd, limit: limit, backlog: backlog, serving: startServing,
+                         handler: clientConnected)
     }
 
     /// Starts a server on the Unix socket at `path`. asyncio: `asyncio.start_unix_server(cb, path)`.
     /// A stale socket file at `path` is replaced; the file is removed when the server closes.
     public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                                startServing: Bool = true,
                                 _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
         try Server.start(loops: [self], address: .unix(path: path), limit: limit, backlog: backlog,
-                         handler: clientConnected)
+                         serving: startServing, handler: clientConnected)
     }
 }
 
@@ -147,24 +152,27 @@ extension LoopGroup {
     /// connection staying on its loop for its whole life (see `Server` for why one acceptor).
     /// The same parameters and rules as `EventLoop.startServer`.
     public func startServer(host: String?, port: Int, limit: Int = StreamReader.defaultLimit,
-                            backlog: Int32 = 100,
+                            backlog: Int32 = 100, startServing: Bool = true,
                             _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
         try await Server.start(loops: loops, host: host, port: port, limit: limit, backlog: backlog,
-                               reusePort: false, handler: clientConnected)
+                               reusePort: false, serving: startServing, handler: clientConnected)
     }
 
     /// `startServer` on the Unix socket at `path`.
     public func startUnixServer(path: String, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                                startServing: Bool = true,
                                 _ clientConnected: @escaping ClientConnectedHandler) async throws -> Server {
         try Server.start(loops: loops, address: .unix(path: path), limit: limit, backlog: backlog,
-                         handler: clientConnected)
+                         serving: startServing, handler: clientConnected)
     }
 
     /// `startServer` on `socket`, a bound stream socket made elsewhere; see
     /// `EventLoop.startServer(socket:limit:backlog:_:)`.
     public func startServer(socket fd: Int32, limit: Int = StreamReader.defaultLimit, backlog: Int32 = 100,
+                            startServing: Bool = true,
                             _ clientConnected: @escaping ClientConnectedHandler) throws -> Server {
-        try Server.start(loops: loops, listener: fd, limit: limit, backlog: backlog, handler: clientConnected)
+        try Server.start(loops: loops, listener: fd, limit: limit, backlog: backlog, serving: startServing,
+                         handler: clientConnected)
     }
 }
 

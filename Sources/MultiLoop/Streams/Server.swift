@@ -43,7 +43,10 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
 
     private let lock = PThreadMutex()
     // Guarded by `lock`:
-    private var serving = true
+    /// Not closed yet (`close()` sets it false).
+    private var open = true
+    /// The listeners are watched: connections are accepted (`startServing`).
+    private var accepting = false
     private var listenersClosed = false
     private var connections: [ObjectIdentifier: WeakTransport] = [:]
     /// Accepted and handed to their loop, not yet attached there (they count as open: `waitClosed`
@@ -74,7 +77,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
 
     /// Listens on every address of `host` (resolved off the loop), all on one port.
     static func start(loops: [EventLoop], host: String?, port: Int, limit: Int, backlog: Int32,
-                      reusePort: Bool, handler: @escaping ClientConnectedHandler) async throws -> Server {
+                      reusePort: Bool, serving: Bool = true,
+                      handler: @escaping ClientConnectedHandler) async throws -> Server {
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         precondition(!loops.isEmpty, "a server needs a loop")
         let resolved = try await loops[0].getAddressInfo(host: host, port: port)
@@ -98,12 +102,12 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             throw error
         }
         return try Server(loops: loops, listeners: listeners, addresses: addresses, limit: limit,
-                          backlog: backlog, handler: handler).started()
+                          backlog: backlog, handler: handler).started(serving: serving)
     }
 
     /// Listens on one address (a Unix socket's path).
     static func start(loops: [EventLoop], address: SocketAddress, limit: Int, backlog: Int32,
-                      handler: @escaping ClientConnectedHandler) throws -> Server {
+                      serving: Bool = true, handler: @escaping ClientConnectedHandler) throws -> Server {
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         precondition(!loops.isEmpty, "a server needs a loop")
         let fd = try Socket.listen(on: address, backlog: backlog)
@@ -112,14 +116,14 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             file = (path, identity.device, identity.inode)
         }
         return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
-                          backlog: backlog, unixSocketFile: file, handler: handler).started()
+                          backlog: backlog, unixSocketFile: file, handler: handler).started(serving: serving)
     }
 
     /// Serves on `listener`, a bound stream socket the caller made (listening or not). A socket
     /// that is refused stays the caller's; once it is taken, the server owns it (and closes it
     /// if starting fails after that).
     static func start(loops: [EventLoop], listener fd: Int32, limit: Int, backlog: Int32,
-                      handler: @escaping ClientConnectedHandler) throws -> Server {
+                      serving: Bool = true, handler: @escaping ClientConnectedHandler) throws -> Server {
         precondition(!loops.isEmpty, "a server needs a loop")
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         let address = try Socket.adoptStream(fd, listening: true, backlog: backlog)
@@ -128,7 +132,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             file = (path, identity.device, identity.inode)
         }
         return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
-                          backlog: backlog, unixSocketFile: file, handler: handler).started()
+                          backlog: backlog, unixSocketFile: file, handler: handler).started(serving: serving)
     }
 
     /// The device and inode of the file at `path`, nil when there is none (or an abstract name).
@@ -139,27 +143,49 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
-    private func started() throws -> Server {
+    /// The new server, accepting at once unless `serving` is false; closed if that fails.
+    private func started(serving: Bool = true) throws -> Server {
+        guard serving else { return self }
         do {
-            for fd in listeners {
-                try acceptor.addReader(fd) { [self] in acceptReady(fd) }
-            }
+            try startServing()
         } catch {
-            for fd in listeners { acceptor.removeReader(fd) }
             closeListenersNow()
             throw error
         }
         return self
     }
 
+    /// Starts accepting connections, if the server does not yet and is not closed (then it does
+    /// nothing). asyncio: `await server.start_serving()`. Any thread.
+    ///
+    /// Until then the listening sockets are bound and listening already: connections that come
+    /// wait in the backlog and are accepted now (asyncio listens only from `start_serving`, so
+    /// they are refused before it).
+    ///
+    /// - Throws: `EventLoopError.closed` when the acceptor's loop is closed.
+    public func startServing() throws(EventLoopError) {
+        try lock.withLock { () throws(EventLoopError) in
+            guard open, !accepting else { return }
+            do throws(EventLoopError) {
+                for fd in listeners {
+                    try acceptor.addReader(fd) { [self] in acceptReady(fd) }
+                }
+            } catch {
+                for fd in listeners { acceptor.removeReader(fd) }
+                throw error
+            }
+            accepting = true
+        }
+    }
+
     // MARK: Accepting (acceptor thread)
 
     private func acceptReady(_ listener: Int32) {
-        guard lock.withLock({ serving }) else { return }
+        guard lock.withLock({ open }) else { return }
         // At most `backlog` per readiness, as asyncio: other work gets its turn.
         for _ in 0..<max(1, Int(backlog)) {
             // A handler run inline may have closed the server: its listener fd is gone.
-            guard lock.withLock({ serving }) else { return }
+            guard lock.withLock({ open }) else { return }
             let connection: (fd: Int32, address: SocketAddress)?
             do {
                 connection = try Socket.accept(listener)
@@ -171,7 +197,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
                     error: error))
                 acceptor.removeReader(listener)
                 _ = try? acceptor.callLater(1.0) { [self] in
-                    if lock.withLock({ serving }) {
+                    if lock.withLock({ open }) {
                         _ = try? acceptor.addReader(listener) { [self] in acceptReady(listener) }
                     }
                 }
@@ -271,8 +297,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     /// a moment later, on the acceptor's thread (`waitClosed` and `serveForever` wait for that).
     public func close() {
         let first = lock.withLock { () -> Bool in
-            guard serving else { return false }
-            serving = false
+            guard open else { return false }
+            open = false
             return true
         }
         guard first else { return }
@@ -292,7 +318,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         let done = lock.withLock { () -> Bool in
             guard !listenersClosed else { return false }
             listenersClosed = true
-            serving = false
+            open = false
             for fd in listeners { acceptor.sockClose(fd) }
             if let file = unixSocketFile, let now = Self.fileIdentity(file.path),
                now.device == file.device, now.inode == file.inode {
@@ -334,6 +360,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     /// closes the server and throws `CancellationError`). asyncio: `await server.serve_forever()`,
     /// which raises `CancelledError` in both cases.
     public func serveForever() async throws {
+        try startServing()
         do {
             try await stopped.wait()
         } catch {
@@ -342,8 +369,9 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether the server accepts connections. asyncio: `server.is_serving()`.
-    public var isServing: Bool { lock.withLock { serving } }
+    /// Whether the server accepts connections: started serving and not closed.
+    /// asyncio: `server.is_serving()`.
+    public var isServing: Bool { lock.withLock { open && accepting } }
 
     /// Connections accepted so far.
     public var acceptedCount: Int { lock.withLock { accepted } }
@@ -352,7 +380,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     public var activeConnections: Int { lock.withLock { connections.count + inFlight } }
 
     public var description: String {
-        "<Server \(addresses.map(\.description).joined(separator: ", "))\(isServing ? " serving" : " closed")>"
+        "<Server \(addresses.map(\.description).joined(separator: ", "))\(isServing ? " serving" : lock.withLock { open } ? " not serving" : " closed")>"
     }
 }
 

@@ -24,11 +24,12 @@ private let readUntilEOFThenClose: ClientConnectedHandler = { reader, writer in
 
 @Suite("CPython test_server: Server (serveForever, waitClosed, closeClients, Unix cleanup)", .timeLimit(.minutes(5)))
 struct CPythonServerTests {
-    // test_start_server_1, test_start_unix_server_1: the handler cancels the task serving
+    // test_start_server_1, test_start_unix_server_1: a server started with start_serving=False
+    // is not serving until serve_forever starts it; the handler cancels the task serving
     // forever; the server ends closed. asyncio raises RuntimeError('... is closed') from a later
     // serve_forever and empties `sockets`; MultiLoop's serveForever returns at once and
     // `addresses` stays (difference 64).
-    @Test("a handler cancels serveForever: the server closes; serveForever again returns at once",
+    @Test("startServing false, then serveForever serves; a handler cancels it: the server closes; serveForever again returns at once",
           arguments: [TestListener.Kind.ipv4, .unix])
     func serveForeverCancelledByAHandler(kind: TestListener.Kind) throws {
         let folder = TemporaryFolder()
@@ -38,7 +39,7 @@ struct CPythonServerTests {
             let log = ErrorLog()
             log.install(on: loop)
             let servingTask = Locked<LoopTask<Void>?>(nil)
-            let (server, connect) = try await startEchoServer(kind, folder: folder) { reader, writer in
+            let (server, connect) = try await startEchoServer(kind, folder: folder, startServing: false) { reader, writer in
                 _ = try await reader.readLine()
                 servingTask.value?.cancel()
                 try writer.write("1")
@@ -46,8 +47,9 @@ struct CPythonServerTests {
                 try await writer.waitClosed()
             }
             let addresses = server.addresses
-            #expect(server.isServing)
-            let serving = loop.createTask { try await server.serveForever() }
+            #expect(!server.isServing, "start_serving=False: not serving yet")
+            #expect(server.description.hasSuffix(" not serving>"))
+            let serving = loop.createTask { try await server.serveForever() }  // starts serving
             servingTask.withLock { $0 = serving }
             let (reader, writer) = try await connect()
             try writer.write([UInt8](repeating: 0x31, count: 5 * 1024) + [0x0A])
@@ -63,6 +65,40 @@ struct CPythonServerTests {
             writer.close()
             try await writer.waitClosed()
             #expect(log.count == 0, "reported: \(log.all)")
+        }
+    }
+
+    // start_serving=False, then server.start_serving(): a connection made before it waits in
+    // the backlog (asyncio refuses it: it listens only from start_serving, difference 64) and
+    // is served once the server starts; start_serving again does nothing.
+    @Test("startServing: false listens without accepting; startServing() accepts what waited")
+    func startServingLater() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try runBounded { () async throws -> Void in
+            let handled = Locked(0)
+            let (server, connect) = try await startEchoServer(.ipv4, folder: folder, startServing: false) { reader, writer in
+                handled.withLock { $0 += 1 }
+                try await echoLines(reader, writer)
+            }
+            #expect(!server.isServing)
+            let (reader, writer) = try await connect()  // the kernel completes it: it listens
+            try writer.write("early\n")
+            try await sleep(0.02)
+            #expect(handled.value == 0, "nothing accepted before startServing")
+            #expect(server.acceptedCount == 0)
+            try server.startServing()
+            #expect(server.isServing)
+            try server.startServing()  // again: nothing changes
+            #expect(try await reader.readLine() == Array("early\n".utf8))
+            #expect(handled.value == 1)
+            writer.close()
+            try await writer.waitClosed()
+            server.close()
+            #expect(!server.isServing)
+            try server.startServing()  // on a closed server: nothing
+            #expect(!server.isServing)
+            try await server.waitClosed()
         }
     }
 

@@ -42,19 +42,19 @@ let echoLines: ClientConnectedHandler = { reader, writer in
 }
 
 /// Starts an echo server of `kind` on the running loop; returns it and how to connect to it.
-func startEchoServer(_ kind: TestListener.Kind, folder: TemporaryFolder,
+func startEchoServer(_ kind: TestListener.Kind, folder: TemporaryFolder, startServing: Bool = true,
                      handler: @escaping ClientConnectedHandler = echoLines) async throws
     -> (Server, @Sendable () async throws -> (reader: StreamReader, writer: StreamWriter)) {
     let loop = try getRunningLoop()
     switch kind {
     case .ipv4, .ipv6:
         let host = kind == .ipv4 ? "127.0.0.1" : "::1"
-        let server = try await loop.startServer(host: host, port: 0, handler)
+        let server = try await loop.startServer(host: host, port: 0, startServing: startServing, handler)
         let port = server.addresses[0].port!
         return (server, { try await openConnection(host: host, port: port) })
     case .unix:
         let path = folder.path + "/echo.sock"
-        let server = try await loop.startUnixServer(path: path, handler)
+        let server = try await loop.startUnixServer(path: path, startServing: startServing, handler)
         return (server, { try await openUnixConnection(path: path) })
     }
 }
