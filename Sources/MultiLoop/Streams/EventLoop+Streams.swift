@@ -19,16 +19,27 @@ extension EventLoop {
     /// connection (asyncio's `StreamWriter.__del__`), so `let (reader, _) = try await
     /// openConnection(...)` closes it at once (Python's `_` would keep the writer alive).
     ///
+    /// `localAddress` (asyncio's `local_addr`, numeric here) binds the socket before it
+    /// connects; only the host's addresses of its family are tried then.
+    ///
     /// - Throws: the last address's `SocketError` (`.connectionRefused`, ...) when none accepts;
-    ///   `SocketError.resolutionFailed`; `StreamError.invalidLimit`; `CancellationError` (the
-    ///   half-open socket is closed).
+    ///   `SocketError.resolutionFailed`; `SocketError.invalidArgument` when no address of the
+    ///   host has the local address's family; `.addressInUse` when the local address is taken;
+    ///   `StreamError.invalidLimit`; `CancellationError` (the half-open socket is closed).
     public func openConnection(host: String, port: Int, limit: Int = StreamReader.defaultLimit,
-                               family: AddressFamily = .any) async throws -> (reader: StreamReader, writer: StreamWriter) {
-        let addresses = try await getAddressInfo(host: host, port: port, family: family)
+                               family: AddressFamily = .any, localAddress: SocketAddress? = nil) async throws
+        -> (reader: StreamReader, writer: StreamWriter) {
+        var addresses = try await getAddressInfo(host: host, port: port, family: family)
+        if let localAddress {
+            addresses.removeAll { $0.family != localAddress.family }
+            guard !addresses.isEmpty else {
+                throw SocketError.invalidArgument("no address of \(host) has the family of \(localAddress)")
+            }
+        }
         var lastError: (any Error)?
         for address in addresses {
             do {
-                return try await openConnection(to: address, limit: limit)
+                return try await openConnection(to: address, limit: limit, localAddress: localAddress)
             } catch let error as SocketError {
                 lastError = error
             }
@@ -42,12 +53,18 @@ extension EventLoop {
         try await openConnection(to: .unix(path: path), limit: limit)
     }
 
-    /// Connects to `address` (numeric, or a Unix path). Throws as `openConnection(host:port:)`.
-    public func openConnection(to address: SocketAddress, limit: Int = StreamReader.defaultLimit) async throws
+    /// Connects to `address` (numeric, or a Unix path), from `localAddress` if given (of the
+    /// same family). Throws as `openConnection(host:port:)`.
+    public func openConnection(to address: SocketAddress, limit: Int = StreamReader.defaultLimit,
+                               localAddress: SocketAddress? = nil) async throws
         -> (reader: StreamReader, writer: StreamWriter) {
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
+        if let localAddress, localAddress.family != address.family {
+            throw SocketError.invalidArgument("local address \(localAddress) for \(address)")
+        }
         let fd = try Socket.makeStream(for: address)
         do {
+            if let localAddress { try Socket.bind(fd, to: localAddress) }
             try await sockConnect(fd, address)
             return try makeStreams(connectedTo: fd, limit: limit)
         } catch {

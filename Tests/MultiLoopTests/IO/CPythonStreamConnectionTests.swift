@@ -302,6 +302,34 @@ struct CPythonStreamConnectionTests {
         }
     }
 
+    // open_connection(local_addr=): the socket is bound there before it connects; a local
+    // address of another family than every address of the host, or one that is taken, fails.
+    @Test("openConnection from a local address: bound there; another family or a taken address is refused")
+    func localAddress() throws {
+        try runBounded { () async throws -> Void in
+            let loop = try getRunningLoop()
+            let listener = try TestListener(.ipv4)
+            defer { listener.close() }
+            let port = try #require(listener.address.port)
+            let accepting = loop.createTask { try await loop.sockAccept(listener.fd) }
+            let (_, writer) = try await loop.openConnection(host: "127.0.0.1", port: port,
+                                                            localAddress: .ipv4(host: "127.0.0.1", port: 0))
+            let (connection, peer) = try await accepting.value
+            defer { Glibc.close(connection) }
+            let local = try Socket.localAddress(writer.fileDescriptor)
+            #expect(local.host == "127.0.0.1")
+            #expect(peer == local, "the server sees the bound address")
+            await #expect(throws: SocketError.invalidArgument("no address of 127.0.0.1 has the family of [::1]:0")) {
+                _ = try await loop.openConnection(host: "127.0.0.1", port: port, localAddress: .ipv6(host: "::1", port: 0))
+            }
+            await #expect(throws: SocketError.addressInUse, "the listener's own address") {
+                _ = try await loop.openConnection(to: listener.address, localAddress: listener.address)
+            }
+            writer.close()
+            try await writer.waitClosed()
+        }
+    }
+
     // test_drain_raises: a task that writes and drains in a loop, never suspending, against a
     // peer that has closed, gets the loss from drain() (ConnectionResetError or BrokenPipeError
     // in asyncio) instead of spinning: the failed send records it before the loop runs.
