@@ -33,6 +33,29 @@ private struct DatagramEchoServer {
     }
 }
 
+/// A UDP socket bound to a free port on 127.0.0.1, and its address.
+private func boundUDPSocket() throws -> (fd: Int32, address: SocketAddress) {
+    let bind = SocketAddress.ipv4(host: "127.0.0.1", port: 0)
+    let fd = try Socket.makeDatagram(for: bind)
+    do {
+        try Socket.bind(fd, to: bind)
+        return (fd, try Socket.localAddress(fd))
+    } catch {
+        Glibc.close(fd)
+        throw error
+    }
+}
+
+/// Lets the loop run until `condition` holds (a task reached its wait), 100,000 turns at most.
+private func untilTrue(_ what: String, _ condition: () -> Bool) async throws {
+    var turns = 0
+    while !condition() {
+        turns += 1
+        try #require(turns < 100_000, "\(what) never happened")
+        try await sleep(0)
+    }
+}
+
 /// A Unix datagram receiver bound in `folder` and an unnamed sender, both closed by `close()`.
 private struct UnixDatagramPair {
     let address: SocketAddress
@@ -162,12 +185,7 @@ struct DatagramTests {
             let queued = try pair.fill(with: datagram)
             #expect(queued >= 1)
             let sending = loop.createTask { try await loop.sockSendTo(sender, datagram, address) }
-            var turns = 0
-            while !loop.hasWriter(sender) {
-                turns += 1
-                try #require(turns < 100_000, "the send never waited")
-                try await sleep(0)
-            }
+            try await untilTrue("the send's wait") { loop.hasWriter(sender) }
             for _ in 0..<10 { try await sleep(0) }
             #expect(!sending.isDone, "no room: the send waits")
             #expect(loop.hasWriter(sender))
@@ -223,23 +241,14 @@ struct DatagramTests {
     func cancelledReceive() throws {
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let bind = SocketAddress.ipv4(host: "127.0.0.1", port: 0)
-            let receiver = try Socket.makeDatagram(for: bind)
-            try Socket.bind(receiver, to: bind)
+            let (receiver, address) = try boundUDPSocket()
             defer { Glibc.close(receiver) }
-            let address = try Socket.localAddress(receiver)
             let waiting = loop.createTask { try await loop.sockRecvFrom(receiver, 100) }
-            var turns = 0
-            while !loop.hasReader(receiver) {
-                turns += 1
-                try #require(turns < 100_000, "the receive never waited")
-                try await sleep(0)
-            }
+            try await untilTrue("the receive's wait") { loop.hasReader(receiver) }
             waiting.cancel()
             await #expect(throws: CancelledError.self) { _ = try await waiting.value }
             #expect(!loop.hasReader(receiver), "the wait's watch is gone")
-            let sender = try Socket.makeDatagram(for: bind)
-            try Socket.bind(sender, to: bind)
+            let (sender, _) = try boundUDPSocket()
             defer { Glibc.close(sender) }
             try await loop.sockSendTo(sender, [1, 2, 3], address)
             let (bytes, from) = try await loop.sockRecvFrom(receiver, 100)
@@ -254,13 +263,9 @@ struct DatagramTests {
     func datagramBounds() throws {
         try runBounded { () async throws -> Void in
             let loop = try getRunningLoop()
-            let bind = SocketAddress.ipv4(host: "127.0.0.1", port: 0)
-            let receiver = try Socket.makeDatagram(for: bind)
-            try Socket.bind(receiver, to: bind)
+            let (receiver, address) = try boundUDPSocket()
             defer { Glibc.close(receiver) }
-            let address = try Socket.localAddress(receiver)
-            let sender = try Socket.makeDatagram(for: bind)
-            try Socket.bind(sender, to: bind)
+            let (sender, _) = try boundUDPSocket()
             defer { Glibc.close(sender) }
             #expect(try await loop.sockSendTo(sender, [], address) == 0)
             let long = pattern(100)
