@@ -130,17 +130,10 @@ extension EventLoop {
     package static func receiveFromNow(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer)
         throws(SocketError) -> (count: Int, address: SocketAddress)? {
         while true {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let (count, code, address) = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    let count = recvfrom(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), raw, &length)
-                    let code = errno
-                    // An unnamed Unix-domain sender leaves only the family (or nothing) filled.
-                    let address = count >= 0 && length > 0 ? SocketAddress(raw, length: length) : nil
-                    return (count, code, address)
-                }
+            let (count, code, address) = SocketAddress.receiving {
+                recvfrom(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), $0, $1)
             }
+            // An unnamed Unix-domain sender leaves only the family (or nothing) filled.
             if count >= 0 { return (count, address ?? .unix(path: "")) }
             switch code {
             case EAGAIN, EWOULDBLOCK: return nil
@@ -155,15 +148,10 @@ extension EventLoop {
     package static func sendToNow(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ address: SocketAddress)
         throws(SocketError) -> Int? {
         while true {
-            let (count, code): (Int, Int32)
-            do {
-                (count, code) = try address.withSockAddr { raw, length in
-                    let count = sendto(fd, buffer.baseAddress, buffer.count,
-                                       Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), raw, length)
-                    return (count, errno)
-                }
-            } catch {
-                throw error as? SocketError ?? .invalidAddress("\(address)")
+            let (count, code) = try address.withSockAddr { raw, length in
+                let count = sendto(fd, buffer.baseAddress, buffer.count,
+                                   Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), raw, length)
+                return (count, errno)
             }
             if count >= 0 { return count }
             switch code {

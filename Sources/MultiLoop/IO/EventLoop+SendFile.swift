@@ -26,12 +26,7 @@ extension EventLoop {
     public func sockSendFile(_ fd: Int32, file: Int32, offset: Int = 0, count: Int? = nil) async throws -> Int {
         guard offset >= 0 else { throw SocketError.invalidArgument("offset must be non-negative, not \(offset)") }
         if let count, count <= 0 { throw SocketError.invalidArgument("count must be positive, not \(count)") }
-        var type: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
-            throw SocketError(errno: errno, call: "getsockopt")
-        }
-        guard type == Int32(SOCK_STREAM.rawValue) else { throw SocketError.invalidArgument("only stream sockets send files") }
+        guard try Socket.isStream(fd) else { throw SocketError.invalidArgument("only stream sockets send files") }
         guard try Socket.isNonBlocking(fd) else { throw SocketError.blockingSocket(fd) }
         var status = stat()
         guard fstat(file, &status) == 0 else { throw SocketError(errno: errno, call: "fstat") }

@@ -28,12 +28,7 @@ extension Socket {
     /// - Throws: `SocketError.addressInUse` (a Unix path that exists, a port taken),
     ///   `.invalidAddress`, `.closed` for a closed fd, `.system("bind", errno)`.
     public static func bind(_ fd: Int32, to address: SocketAddress) throws(SocketError) {
-        let code: Int32
-        do {
-            code = try address.withSockAddr { Glibc.bind(fd, $0, $1) == 0 ? 0 : errno }
-        } catch {
-            throw error as? SocketError ?? .invalidAddress("\(address)")
-        }
+        let code = try address.withSockAddr { Glibc.bind(fd, $0, $1) == 0 ? 0 : errno }
         guard code == 0 else { throw SocketError(errno: code, call: "bind") }
     }
 }

@@ -61,14 +61,8 @@ public enum Socket {
     /// - Throws: `SocketError` (`.system("accept", EMFILE)` when out of descriptors, `.closed`).
     public static func accept(_ fd: Int32) throws(SocketError) -> (fd: Int32, address: SocketAddress)? {
         while true {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let (accepted, code, address) = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    let accepted = ml_accept4_nonblocking(fd, raw, &length)
-                    return (accepted, errno, accepted >= 0 ? SocketAddress(raw, length: length) : nil)
-                }
-            }
+            let (result, code, address) = SocketAddress.receiving { Int(ml_accept4_nonblocking(fd, $0, $1)) }
+            let accepted = Int32(result)
             if accepted >= 0 {
                 if address?.family != AF_UNIX {
                     Socket.setOption(accepted, Int32(IPPROTO_TCP), Int32(TCP_NODELAY), 1)
@@ -94,13 +88,7 @@ public enum Socket {
     ///   connected or not bound (asyncio: `ValueError`, or `OSError` later); `.closed` for an fd
     ///   that is not open; what `listen` and `fcntl` answer.
     package static func adoptStream(_ fd: Int32, listening: Bool, backlog: Int32 = 100) throws(SocketError) -> SocketAddress {
-        var type: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
-            let code = errno
-            throw code == ENOTSOCK ? .invalidArgument("fd \(fd) is not a socket") : SocketError(errno: code, call: "getsockopt")
-        }
-        guard type == Int32(SOCK_STREAM.rawValue) else { throw .invalidArgument("fd \(fd) is not a stream socket") }
+        guard try isStream(fd) else { throw .invalidArgument("fd \(fd) is not a stream socket") }
         let address: SocketAddress
         if listening {
             if case .unix(let path) = try localAddress(fd), path.isEmpty {
@@ -135,17 +123,22 @@ public enum Socket {
     private static func address(_ fd: Int32, call: String,
                                 _ get: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32)
         throws(SocketError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let (rc, code, address) = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                let rc = get(raw, &length)
-                return (rc, errno, rc == 0 ? SocketAddress(raw, length: length) : nil)
-            }
-        }
+        let (rc, code, address) = SocketAddress.receiving { Int(get($0, $1)) }
         guard rc == 0 else { throw SocketError(errno: code, call: call) }
         guard let address else { throw .invalidAddress("unsupported address family") }
         return address
+    }
+
+    /// Whether `fd` is a stream socket (`SO_TYPE`). Throws `.invalidArgument` for an fd that is
+    /// not a socket, `.closed` for one that is not open.
+    package static func isStream(_ fd: Int32) throws(SocketError) -> Bool {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
+            let code = errno
+            throw code == ENOTSOCK ? .invalidArgument("fd \(fd) is not a socket") : SocketError(errno: code, call: "getsockopt")
+        }
+        return type == Int32(SOCK_STREAM.rawValue)
     }
 
     /// Whether `fd` is in non-blocking mode. Throws `.closed` for a closed fd.

@@ -56,11 +56,29 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: `SocketError.invalidAddress` for a host that is not a numeric address of its
     ///   family, a port out of range, or a path too long.
-    package func withSockAddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> T) throws -> T {
+    package func withSockAddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) throws(SocketError) -> T {
         var storage = sockaddr_storage()
         let length = try fill(&storage)
-        return try withUnsafePointer(to: &storage) {
-            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, length) }
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    /// Calls `call` with room for an address, as `accept`, `getsockname` or `recvfrom` take it
+    /// (a zeroed `sockaddr_storage` and its length), and returns the call's result, the errno
+    /// right after it, and the address it wrote: nil when the result is negative or the family
+    /// is not IPv4, IPv6 or Unix.
+    package static func receiving(
+        _ call: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int
+    ) -> (result: Int, code: Int32, address: SocketAddress?) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                let result = call(raw, &length)
+                let code = errno
+                return (result, code, result >= 0 ? SocketAddress(raw, length: length) : nil)
+            }
         }
     }
 
