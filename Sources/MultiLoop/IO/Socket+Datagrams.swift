@@ -21,14 +21,4 @@ extension Socket {
         if case .ipv6 = address { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
         return fd
     }
-
-    /// Binds `fd` to `address` (port 0: the kernel picks one; `localAddress` says which).
-    /// asyncio: `sock.bind(address)`.
-    ///
-    /// - Throws: `SocketError.addressInUse` (a Unix path that exists, a port taken),
-    ///   `.invalidAddress`, `.closed` for a closed fd, `.system("bind", errno)`.
-    public static func bind(_ fd: Int32, to address: SocketAddress) throws(SocketError) {
-        let code = try address.withSockAddr { Glibc.bind(fd, $0, $1) == 0 ? 0 : errno }
-        guard code == 0 else { throw SocketError(errno: code, call: "bind") }
-    }
 }

@@ -33,7 +33,7 @@ public enum Socket {
     public static func listen(on address: SocketAddress, backlog: Int32 = 100,
                               reusePort: Bool = false) throws(SocketError) -> Int32 {
         let fd = try makeStream(for: address)
-        do {
+        do throws(SocketError) {
             switch address {
             case .ipv4, .ipv6:
                 setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
@@ -42,14 +42,23 @@ public enum Socket {
             case .unix(let path):
                 removeStaleUnixSocket(at: path)
             }
-            let bound = try address.withSockAddr { Glibc.bind(fd, $0, $1) }
-            guard bound == 0 else { throw SocketError(errno: errno, call: "bind") }
+            try bind(fd, to: address)
             guard Glibc.listen(fd, backlog) == 0 else { throw SocketError(errno: errno, call: "listen") }
             return fd
         } catch {
             Glibc.close(fd)
-            throw error as? SocketError ?? .invalidAddress("\(address)")
+            throw error
         }
+    }
+
+    /// Binds `fd` to `address` (port 0: the kernel picks one; `localAddress` says which).
+    /// asyncio: `sock.bind(address)`.
+    ///
+    /// - Throws: `SocketError.addressInUse` (a Unix path that exists, a port taken),
+    ///   `.invalidAddress`, `.closed` for a closed fd, `.system("bind", errno)`.
+    public static func bind(_ fd: Int32, to address: SocketAddress) throws(SocketError) {
+        let code = try address.withSockAddr { Glibc.bind(fd, $0, $1) == 0 ? 0 : errno }
+        guard code == 0 else { throw SocketError(errno: code, call: "bind") }
     }
 
     /// Accepts one pending connection on the listening socket `fd` without blocking: the

@@ -37,9 +37,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     private let handler: ClientConnectedHandler
     private let limit: Int
     private let backlog: Int32
-    /// The socket file a Unix server created, by device and inode: `close` removes the file at
-    /// that path only while it is still this one (asyncio compares the inode too).
-    private let unixSocketFile: (path: String, device: UInt64, inode: UInt64)?
+    /// A Unix server's socket file, which `close` removes (if it is still this one).
+    private let unixSocketFile: UnixSocketFile?
 
     private let lock = PThreadMutex()
     // Guarded by `lock`:
@@ -64,9 +63,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
     private let stopped = Event()
 
     private init(loops: [EventLoop], listeners: [Int32], addresses: [SocketAddress], limit: Int,
-                 backlog: Int32, unixSocketFile: (path: String, device: UInt64, inode: UInt64)? = nil,
-                 handler: @escaping ClientConnectedHandler) {
-        self.unixSocketFile = unixSocketFile
+                 backlog: Int32, handler: @escaping ClientConnectedHandler) {
+        unixSocketFile = addresses.lazy.compactMap(UnixSocketFile.init).first
         self.loops = loops
         self.listeners = listeners
         self.addresses = addresses
@@ -111,12 +109,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         precondition(!loops.isEmpty, "a server needs a loop")
         let fd = try Socket.listen(on: address, backlog: backlog)
-        var file: (path: String, device: UInt64, inode: UInt64)?
-        if case .unix(let path) = address, let identity = Self.fileIdentity(path) {
-            file = (path, identity.device, identity.inode)
-        }
         return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
-                          backlog: backlog, unixSocketFile: file, handler: handler).started(serving: serving)
+                          backlog: backlog, handler: handler).started(serving: serving)
     }
 
     /// Serves on `listener`, a bound stream socket the caller made (listening or not). A socket
@@ -127,20 +121,8 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
         precondition(!loops.isEmpty, "a server needs a loop")
         guard limit > 0 else { throw StreamError.invalidLimit(limit) }
         let address = try Socket.adoptStream(fd, listening: true, backlog: backlog)
-        var file: (path: String, device: UInt64, inode: UInt64)?
-        if case .unix(let path) = address, let identity = Self.fileIdentity(path) {
-            file = (path, identity.device, identity.inode)
-        }
         return try Server(loops: loops, listeners: [fd], addresses: [address], limit: limit,
-                          backlog: backlog, unixSocketFile: file, handler: handler).started(serving: serving)
-    }
-
-    /// The device and inode of the file at `path`, nil when there is none (or an abstract name).
-    private static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
-        guard path.utf8.first != 0 else { return nil }
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        return (UInt64(status.st_dev), UInt64(status.st_ino))
+                          backlog: backlog, handler: handler).started(serving: serving)
     }
 
     /// The new server, accepting at once unless `serving` is false; closed if that fails.
@@ -320,10 +302,7 @@ public final class Server: @unchecked Sendable, CustomStringConvertible {
             listenersClosed = true
             open = false
             for fd in listeners { acceptor.sockClose(fd) }
-            if let file = unixSocketFile, let now = Self.fileIdentity(file.path),
-               now.device == file.device, now.inode == file.inode {
-                unlink(file.path)
-            }
+            unixSocketFile?.removeIfUnchanged()
             return true
         }
         guard done else { return }
